@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The core, shared by every entry point: sg_core() (inlined into each entry
+ * point) parses and finds the endpoint, sg_judge() (one BPF subprogram,
+ * see why above it) decides and accounts. Order per packet (task notes /
+ * spec sections 2-4):
+ *   parse -> interface -> policy slot (read once) -> ARP / not IP / malformed
+ *   -> neighbour discovery -> source and destination check, endpoint policy
+ *   (fail closed) and MAC (before any conntrack or fragment read or write)
+ *   -> DHCP -> conntrack (established traffic stops here) -> exempt /
+ *   standard mode -> later fragments -> ICMP errors -> rules -> new flow.
+ * sg_decide() only decides; sg_account() counts, remembers first-fragment
+ * verdicts and emits the event, once, at the end.
+ */
+#ifndef SGBPF_BPF_VERDICT_H
+#define SGBPF_BPF_VERDICT_H
+
+#ifndef likely
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+/* TC: bytes made linear when the headers run past the skb's linear area. */
+#define SG_PULL_MAX (SG_MAX_L4_OFF + 256)
+
+/* (Re)load skb->data/data_end, e.g. after bpf_skb_pull_data(). The verifier
+ * only accepts ctx loads at a constant offset from the ctx pointer itself;
+ * barrier_var() stops clang from keeping &skb->data in another register. */
+static __always_inline void sg_skb_data(struct __sk_buff *skb, void **data,
+					void **data_end)
+{
+	barrier_var(skb);
+	*data = (void *)(long)skb->data;
+	barrier_var(skb);
+	*data_end = (void *)(long)skb->data_end;
+}
+
+static __always_inline int sg_allow(struct sg_verdict *v, __u8 reason)
+{
+	v->verdict = SGBPF_VERDICT_ALLOW;
+	v->reason = reason;
+	return 0;
+}
+
+static __always_inline int sg_drop(struct sg_verdict *v, __u8 reason)
+{
+	v->verdict = SGBPF_VERDICT_DROP;
+	v->reason = reason;
+	return 0;
+}
+
+static __always_inline bool sg_mac_eq(const __u8 *a, const __u8 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] &&
+	       a[3] == b[3] && a[4] == b[4] && a[5] == b[5];
+}
+
+/* DHCP client <-> server: v4 68 -> 67 / 67 -> 68, v6 546 -> 547 / 547 -> 546. */
+static __always_inline bool sg_is_dhcp(const struct sg_pkt *p, __u8 dir)
+{
+	__u16 client = p->family == SGBPF_AF_V4 ? 68 : 546;
+	__u16 server = p->family == SGBPF_AF_V4 ? 67 : 547;
+	__u16 sp = bpf_ntohs(p->sport), dp = bpf_ntohs(p->dport);
+
+	if (p->proto != SG_IPPROTO_UDP || !p->has_l4)
+		return false;
+	if (dir == SGBPF_DIR_OUT)
+		return sp == client && dp == server;
+	return sp == server && dp == client;
+}
+
+/* Addresses a DHCP client uses before (or besides) its own: 0.0.0.0 and
+ * 255.255.255.255 for v4, link-local for v6. */
+static __always_inline bool sg_dhcp_client_addr(__u8 family, const __u8 *a)
+{
+	if (family == SGBPF_AF_V4)
+		return (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0) ||
+		       (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+/* The port the flow's first packet was judged on (strict re-evaluation). */
+static __always_inline __u16 sg_origin_port(const struct sgbpf_ct_key *k,
+					    const struct sgbpf_ct_val *cv)
+{
+	if (k->proto == SG_IPPROTO_TCP || k->proto == SG_IPPROTO_UDP)
+		return bpf_ntohs(cv->origin_dir == SGBPF_DIR_IN ? k->local_port :
+								  k->remote_port);
+	if (sg_is_icmp(k->family, k->proto))
+		return (__u16)(k->family == SGBPF_AF_V4 ? SG_ICMP_ECHO_REQUEST :
+							  SG_ICMPV6_ECHO_REQUEST) << 8;
+	return 0;
+}
+
+/* The endpoint's settings in this slot; NULL when its policy is not in place. */
+static __always_inline struct sgbpf_ep_val *sg_ep_config(__u32 slot, __u32 ep_id)
+{
+	struct sgbpf_ep_key ek = { .slot = slot, .ep_id = ep_id };
+
+	return bpf_map_lookup_elem(&ep_config, &ek);
+}
+
+/*
+ * A packet of a tracked flow (cv, found under key *ck; in_est: in ct_est).
+ * Returns 1 when decided, 0 when the flow is over and the packet (a SYN
+ * reusing the tuple) must be judged as a new flow.
+ */
+static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict *v,
+				      const struct sgbpf_slot_config *cfg,
+				      struct sgbpf_ct_key *ck, struct sgbpf_ct_val *cv,
+				      bool in_est, __u64 now)
+{
+	__u32 slot = v->slot, flags = cfg->flags;
+	__u8 dir = v->dir, state;
+	int res;
+
+	v->rule_id = cv->rule_id;
+	if (unlikely(flags & SGBPF_CFG_STRICT_REEVAL) &&
+	    !sg_rule_lookup(slot, cv->origin_dir & 1, ck->family, v->ep_id, ck->remote_addr,
+			    ck->proto, sg_origin_port(ck, cv), NULL)) {
+		/* Traffic the exempt list (or standard mode) allows needs no rule. */
+		if (sg_exempt(slot, p->family, ck->remote_addr))
+			return sg_allow(v, SGBPF_ALLOW_EXEMPT) + 1;
+		if ((flags & SGBPF_CFG_MODE_STANDARD) &&
+		    sg_unmanaged(slot, p->family, ck->remote_addr))
+			return sg_allow(v, SGBPF_ALLOW_UNMANAGED) + 1;
+		v->ct_state = cv->state;
+		return sg_drop(v, SGBPF_DROP_STRICT_REEVAL) + 1;
+	}
+	res = sg_ct_advance(cv, p, dir);
+	if (res == SG_CT_INVALID) {
+		v->ct_state = cv->state;
+		return sg_drop(v, SGBPF_DROP_CT_INVALID) + 1;
+	}
+	if (likely(res == SG_CT_PASS)) {
+		sg_ct_account(cv, dir, v->pkt_len, now);
+		state = cv->state;
+		v->ct_state = state;
+		if (!in_est && sg_ct_confirmed(ck->proto, state))
+			sg_ct_promote(ck, cv);
+		return sg_allow(v, SGBPF_ALLOW_TRACKED) + 1;
+	}
+	/* SG_CT_RENEW: forget the old connection; the SYN is judged as a new
+	 * flow. */
+	if (in_est)
+		bpf_map_delete_elem(&ct_est, ck);
+	else
+		bpf_map_delete_elem(&ct_new, ck);
+	v->rule_id = SGBPF_RULE_NONE;
+	return 0;
+}
+
+/*
+ * Order (spec 4.3, 6.3, 3, 4.1, 2): source/destination check first, then
+ * conntrack, so an established flow costs one address lookup and one
+ * conntrack lookup (plus the endpoint's settings when outbound, for the MAC
+ * check); the exempt list, standard mode, fragments, ICMP errors and the
+ * rules only run for packets of no tracked flow. Exempt and unmanaged
+ * traffic never creates entries, so finding its flow first changes nothing.
+ */
+static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *v,
+				     const struct sgbpf_slot_config *cfg, __u64 now)
+{
+	struct sgbpf_ct_key ck;
+	struct sgbpf_ep_val *ep = NULL;
+	struct sgbpf_addr_val *av;
+	struct sgbpf_port_val *pv;
+	struct sgbpf_ct_val *cv;
+	__u32 slot = v->slot, ep_id = v->ep_id, flags = cfg->flags;
+	__u8 dir = v->dir, state;
+	bool dhcp, icmp_err = false, eligible, in_est = false, zero = false, want_zero;
+	const __u8 *local, *remote;
+	__u16 port;
+
+	switch (p->status) {
+	case SG_PARSE_ARP:
+		return sg_allow(v, SGBPF_ALLOW_NEIGH);
+	case SG_PARSE_NOT_IP:
+		return sg_allow(v, SGBPF_ALLOW_NOT_IP);
+	case SG_PARSE_EXTHDR_LIMIT:
+		return sg_drop(v, SGBPF_DROP_EXTHDR_LIMIT);
+	case SG_PARSE_IP:
+		break;
+	default:
+		return sg_drop(v, SGBPF_DROP_MALFORMED);
+	}
+
+	/* Neighbour discovery (RS, RA, NS, NA, redirect): not subject to SGs. */
+	if (p->family == SGBPF_AF_V6 && p->proto == SG_IPPROTO_ICMPV6 && p->has_l4 &&
+	    p->icmp_type >= 133 && p->icmp_type <= 137)
+		return sg_allow(v, SGBPF_ALLOW_NEIGH);
+
+	if (dir == SGBPF_DIR_OUT) {
+		local = p->src;
+		remote = p->dst;
+	} else {
+		local = p->dst;
+		remote = p->src;
+	}
+
+	/* Source/destination check: before any conntrack or fragment state is
+	 * read or written, so a pod can't act under another pod's address.
+	 * ep_addrs and ep_config of a slot come from the same compiled
+	 * endpoint list and are written before the slot goes live, so an
+	 * address of ep_id in this slot means ep_id's policy is in place; any
+	 * other outcome looks ep_config up, and a missing one fails closed
+	 * (NO_POLICY) whatever the addresses say. */
+	av = sg_addr_lookup(&ep_addrs, slot, p->family, local);
+	if (unlikely(!av || av->ep_id != ep_id)) {
+		dhcp = (flags & SGBPF_CFG_EXEMPT_DHCP) && sg_is_dhcp(p, dir) &&
+		       sg_dhcp_client_addr(p->family, local);
+		ep = sg_ep_config(slot, ep_id);
+		if (!ep)
+			return sg_drop(v, SGBPF_DROP_NO_POLICY);
+		if (!dhcp)
+			return sg_drop(v, dir == SGBPF_DIR_OUT ? SGBPF_DROP_SPOOF_SRC :
+							    SGBPF_DROP_WRONG_DST);
+	}
+	if (dir == SGBPF_DIR_OUT) {
+		if (!ep)
+			ep = sg_ep_config(slot, ep_id);
+		if (!ep)
+			return sg_drop(v, SGBPF_DROP_NO_POLICY);
+		if ((ep->flags & SGBPF_EP_HAS_MAC) && !sg_mac_eq(p->eth_src, ep->mac))
+			return sg_drop(v, SGBPF_DROP_SPOOF_MAC);
+	}
+	/* DHCP is exempt before anything reads conntrack under its (possibly
+	 * unassigned) client address. */
+	if ((flags & SGBPF_CFG_EXEMPT_DHCP) && sg_is_dhcp(p, dir))
+		return sg_allow(v, SGBPF_ALLOW_EXEMPT);
+
+	/* Established traffic: the flow's entry, keyed once. Non-first
+	 * fragments have no ports (they follow their first fragment below). */
+	eligible = p->frag != SG_FRAG_LATER && sg_ct_eligible(p);
+	v->record_frag = p->frag == SG_FRAG_FIRST;
+	if (likely(eligible)) {
+		sg_ct_key_of(&ck, p, ep_id, local, remote, dir);
+		cv = sg_ct_lookup(cfg, &ck, now, &in_est);
+		if (cv && sg_tracked(p, v, cfg, &ck, cv, in_est, now))
+			return 0;
+	}
+
+	if (sg_exempt(slot, p->family, remote))
+		return sg_allow(v, SGBPF_ALLOW_EXEMPT);
+	if ((flags & SGBPF_CFG_MODE_STANDARD) && sg_unmanaged(slot, p->family, remote))
+		return sg_allow(v, SGBPF_ALLOW_UNMANAGED);
+
+	/* Non-first fragments carry no L4 header: they follow the verdict of
+	 * their first fragment, recorded by sg_account(). */
+	if (p->frag == SG_FRAG_LATER) {
+		struct sgbpf_frag_key fk = {};
+		struct sgbpf_frag_val *fv;
+
+		fk.ep_id = ep_id;
+		fk.frag_id = p->frag_id;
+		fk.family = p->family;
+		fk.proto = p->proto;
+		fk.dir = dir;
+		__builtin_memcpy(fk.src, p->src, 16);
+		__builtin_memcpy(fk.dst, p->dst, 16);
+		fv = bpf_map_lookup_elem(&frags, &fk);
+		if (!fv || fv->last_seen_ns + sg_timeout_ns(cfg, SGBPF_TO_FRAG) < now)
+			return sg_drop(v, SGBPF_DROP_FRAG_UNKNOWN);
+		fv->last_seen_ns = now;
+		v->rule_id = fv->rule_id;
+		if (fv->verdict == SGBPF_VERDICT_ALLOW)
+			return sg_allow(v, SGBPF_ALLOW_FRAG);
+		return sg_drop(v, fv->reason);
+	}
+
+	/* ICMP errors about a tracked flow of this endpoint are related
+	 * traffic (PMTUD); with the flag off they are judged by the rules. */
+	if (p->has_l4 && sg_is_icmp(p->family, p->proto) &&
+	    sg_icmp_is_error(p->family, p->icmp_type)) {
+		struct sgbpf_ct_key ek = {};
+
+		icmp_err = true;
+		if ((flags & SGBPF_CFG_ICMP_RELATED) &&
+		    sg_ct_key_of_icmp_error(p, ep_id, dir, &ek) == 0) {
+			cv = sg_ct_lookup(cfg, &ek, now, &in_est);
+			if (cv) {
+				v->rule_id = cv->rule_id;
+				v->ct_state = cv->state;
+				return sg_allow(v, SGBPF_ALLOW_RELATED);
+			}
+		}
+	}
+
+	/* A new flow: the rules, then (if tracked) a conntrack entry. */
+	if (!ep)
+		ep = sg_ep_config(slot, ep_id);
+	if (!ep)
+		return sg_drop(v, SGBPF_DROP_NO_POLICY);
+	want_zero = (p->proto == SG_IPPROTO_TCP || p->proto == SG_IPPROTO_UDP) &&
+		    (ep->flags & SGBPF_EP_UNTRACK_BIT(dir, p->family,
+						      p->proto == SG_IPPROTO_UDP));
+	port = sg_rule_port(p->family, p->proto, p->dport, p->icmp_type, p->icmp_code);
+	pv = sg_rule_lookup(slot, dir, p->family, ep_id, remote, p->proto, port,
+			    want_zero ? &zero : NULL);
+	if (!pv)
+		return sg_drop(v, icmp_err && (flags & SGBPF_CFG_ICMP_RELATED) ?
+				  SGBPF_DROP_ICMP_UNRELATED : SGBPF_DROP_NO_RULE);
+	v->rule_id = pv->rule_id;
+
+	/* /0 rule here and an all-ports /0 rule the other way: untracked. */
+	if (want_zero && zero)
+		return sg_allow(v, SGBPF_ALLOW_UNTRACKED);
+
+	if (!eligible)
+		return sg_allow(v, SGBPF_ALLOW_RULE);
+	if (p->proto == SG_IPPROTO_TCP) {
+		__u8 fl = p->tcp_flags;
+
+		/* An allowed RST has no connection to track. */
+		if (fl & SG_TCP_RST)
+			return sg_allow(v, SGBPF_ALLOW_RULE);
+		/* Bare SYN opens; anything else is a connection that predates
+		 * us (restart, policy attached late): pick it up established. */
+		state = (fl & (SG_TCP_SYN | SG_TCP_ACK)) == SG_TCP_SYN ?
+			SGBPF_CT_SYN_SENT : SGBPF_CT_ESTABLISHED;
+	} else if (sg_is_icmp(p->family, p->proto)) {
+		/* Only an echo request opens an echo flow. */
+		if (!sg_icmp_is_echo_request(p->family, p->icmp_type))
+			return sg_allow(v, SGBPF_ALLOW_RULE);
+		state = SGBPF_CT_NEW;
+	} else {
+		state = SGBPF_CT_NEW;
+	}
+	if (sg_ct_create(&ck, state, dir, v->rule_id, v->pkt_len, now))
+		return sg_drop(v, SGBPF_DROP_CT_FULL);
+	v->ct_state = state;
+	return sg_allow(v, SGBPF_ALLOW_RULE);
+}
+
+static __always_inline void sg_account(struct sg_verdict *v, const struct sg_pkt *p,
+				       __u64 now)
+{
+	sg_count(v);
+	if (v->verdict == SGBPF_VERDICT_ALLOW &&
+	    (v->reason == SGBPF_ALLOW_RULE || v->reason == SGBPF_ALLOW_UNTRACKED))
+		sg_count_rule(v->slot, v->rule_id, v->pkt_len);
+	if (v->record_frag) {
+		struct sgbpf_frag_key fk = {};
+		struct sgbpf_frag_val fv = {};
+
+		fk.ep_id = v->ep_id;
+		fk.frag_id = p->frag_id;
+		fk.family = p->family;
+		fk.proto = p->proto;
+		fk.dir = v->dir;
+		__builtin_memcpy(fk.src, p->src, 16);
+		__builtin_memcpy(fk.dst, p->dst, 16);
+		fv.last_seen_ns = now;
+		fv.rule_id = v->rule_id;
+		fv.verdict = v->verdict;
+		fv.reason = v->reason;
+		bpf_map_update_elem(&frags, &fk, &fv, BPF_ANY);
+	}
+	sg_emit(v, p);
+}
+
+/*
+ * Judge a parsed packet for the endpoint, direction and slot in *v, and
+ * account for the verdict. A global (non-inlined) function on purpose: the
+ * verifier checks it once per program with *p unknown, instead of once for
+ * every distinct parser outcome (VLAN tags x IPv4/IPv6 x extension headers x
+ * fragments x L4 ...), which inlined cost ~700k of the 1M instructions the
+ * verifier allows. It reads no packet bytes (the parser extracted all it
+ * needs), so XDP and TC share it. Returns SGBPF_VERDICT_ALLOW / _DROP.
+ */
+__noinline int sg_judge(struct sg_pkt *p, struct sg_verdict *v)
+{
+	struct sgbpf_slot_config *cfg;
+	__u32 slot;
+	__u64 now;
+
+	if (!p || !v)
+		return SGBPF_VERDICT_DROP;
+	slot = v->slot & 1;
+	cfg = bpf_map_lookup_elem(&slot_config, &slot);
+	if (!cfg)
+		return SGBPF_VERDICT_DROP;
+	/* Jiffy resolution is plenty for idle timeouts of seconds, and costs
+	 * a fraction of bpf_ktime_get_ns() (a clock read, ~25 ns on KVM). */
+	now = bpf_ktime_get_coarse_ns();
+	v->slot = slot;
+	v->dir &= 1;
+	v->rule_id = SGBPF_RULE_NONE;
+	v->generation = cfg->generation;
+	v->cfg_flags = cfg->flags;
+
+	sg_decide(p, v, cfg, now);
+	sg_account(v, p, now);
+	return v->verdict == SGBPF_VERDICT_ALLOW ? SGBPF_VERDICT_ALLOW : SGBPF_VERDICT_DROP;
+}
+
+/*
+ * Shared by every entry point: parse, find the interface's endpoint and
+ * direction, read the policy slot once, judge. ctx is the skb for TC
+ * (is_tc), used only to pull headers into the linear area. hw_vlan: the tag
+ * the NIC/stack already removed (-1: none). egress: TC egress hook
+ * (direction inverted). Returns SGBPF_VERDICT_ALLOW or SGBPF_VERDICT_DROP.
+ */
+static __always_inline int sg_core(void *ctx, void *data, void *data_end, __u32 pkt_len,
+				   __u32 ifindex, int hw_vlan, bool is_tc, bool egress,
+				   bool parse_only)
+{
+	struct sgbpf_iface_key ik = {};
+	struct sgbpf_global_stats *g;
+	struct sgbpf_iface_val *iv;
+	struct sg_verdict v = {};
+	struct sgbpf_state *st;
+	struct sg_pkt p = {};
+	__u32 zero = 0;
+
+	sg_parse(data, data_end, pkt_len, &p);
+	if (is_tc && p.status == SG_PARSE_MALFORMED &&
+	    (__u64)(data_end - data) < pkt_len) {
+		struct __sk_buff *skb = ctx;
+
+		/* Headers run past the linear area: pull more and re-parse.
+		 * Anything still truncated is really truncated (or beyond
+		 * SG_PULL_MAX): MALFORMED. */
+		bpf_skb_pull_data(skb, pkt_len < SG_PULL_MAX ? pkt_len : SG_PULL_MAX);
+		sg_skb_data(skb, &data, &data_end);
+		__builtin_memset(&p, 0, sizeof(p));
+		sg_parse(data, data_end, pkt_len, &p);
+	}
+
+	ik.ifindex = ifindex;
+	ik.vlan_id = hw_vlan >= 0 ? (__u16)hw_vlan : p.vlan_id;
+	v.vlan_id = ik.vlan_id;
+	iv = bpf_map_lookup_elem(&ifaces, &ik);
+	if (!iv && ik.vlan_id) {
+		ik.vlan_id = 0;
+		iv = bpf_map_lookup_elem(&ifaces, &ik);
+	}
+	if (parse_only) {
+		/* Keep the parse result alive so the baseline pays for the
+		 * same parsing as the enforcing programs. */
+		asm volatile("" : : "r"(&p), "r"(iv) : "memory");
+		return SGBPF_VERDICT_ALLOW;
+	}
+	if (!iv && !p.l2_bad) {
+		g = sg_gstats();
+		if (g)
+			g->unknown_iface++;
+		return SGBPF_VERDICT_ALLOW;
+	}
+
+	/* The policy slot is read once: the whole packet is judged by it. */
+	st = bpf_map_lookup_elem(&state, &zero);
+	if (!st)
+		return SGBPF_VERDICT_DROP;
+	v.slot = *(volatile __u32 *)&st->active_slot & 1;
+	v.ifindex = ifindex;
+	v.pkt_len = pkt_len;
+	if (iv) {
+		v.ep_id = iv->ep_id;
+		v.dir = (iv->role == SGBPF_ROLE_POD_FACING) != egress ? SGBPF_DIR_OUT :
+									SGBPF_DIR_IN;
+	} else {
+		/* A runt whose VLAN tag (or Ethernet header) is cut: which
+		 * endpoint it is for can't be known, and passing it would
+		 * fail open. Dropped MALFORMED, on no endpoint's account. */
+		v.ep_id = SGBPF_RULE_NONE;
+		v.dir = egress ? SGBPF_DIR_OUT : SGBPF_DIR_IN;
+	}
+	return sg_judge(&p, &v);
+}
+
+#endif /* SGBPF_BPF_VERDICT_H */

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Loading the datapath (bpf/sgbpf.bpf.c, via its libbpf skeleton) and
+ * swapping policies into it atomically.
+ *
+ * Atomic swap: every policy table's key carries a slot (0/1). A swap writes
+ * the whole new policy into the inactive slot, flips state.active_slot with
+ * one array update (each packet reads the slot once, so it is judged wholly
+ * by one policy), waits for an RCU grace period (an update of the
+ * map-in-map "rcu_barrier" makes the kernel synchronize_rcu(), so no packet
+ * still holds the old slot), then deletes the old slot's entries.
+ */
+#ifndef SGBPF_LOADER_H
+#define SGBPF_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sgbpf/layout.h>
+
+#include "compile.h"
+
+/* The programs in the object, by role. */
+enum sgbpf_prog {
+	SGBPF_PROG_XDP = 0,          /* "sgbpf_xdp": RX of branch or trunk (VLAN-keyed) */
+	SGBPF_PROG_TC_INGRESS,       /* "sgbpf_tc_ingress"                              */
+	SGBPF_PROG_TC_EGRESS,        /* "sgbpf_tc_egress"                               */
+	SGBPF_PROG_XDP_PARSE_ONLY,   /* "sgbpf_xdp_parse_only": bench baseline          */
+	SGBPF_PROG_TC_PARSE_ONLY,    /* "sgbpf_tc_parse_only":  bench baseline          */
+	SGBPF_PROG_MAX,
+};
+
+/* The maps, by role (names as in bpf/maps.h). */
+enum sgbpf_map {
+	SGBPF_MAP_STATE = 0,         /* "state"        */
+	SGBPF_MAP_SLOT_CONFIG,       /* "slot_config"  */
+	SGBPF_MAP_IFACES,            /* "ifaces"       */
+	SGBPF_MAP_EP_CONFIG,         /* "ep_config"    */
+	SGBPF_MAP_EP_ADDRS,          /* "ep_addrs"     */
+	SGBPF_MAP_NODE_ADDRS,        /* "node_addrs"   */
+	SGBPF_MAP_RULE_TRIE,         /* "rule_trie"    */
+	SGBPF_MAP_PORT_TRIE,         /* "port_trie"    */
+	SGBPF_MAP_EXEMPT,            /* "exempt"       */
+	SGBPF_MAP_CT_NEW,            /* "ct_new"       */
+	SGBPF_MAP_CT_EST,            /* "ct_est"       */
+	SGBPF_MAP_FRAGS,             /* "frags"        */
+	SGBPF_MAP_EP_STATS,          /* "ep_stats"     */
+	SGBPF_MAP_RULE_STATS,        /* "rule_stats"   */
+	SGBPF_MAP_GLOBAL_STATS,      /* "global_stats" */
+	SGBPF_MAP_EVENTS,            /* "events"       */
+	SGBPF_MAP_RCU_BARRIER,       /* "rcu_barrier"  */
+	SGBPF_MAP_MAX,
+};
+
+const char *sgbpf_prog_name(enum sgbpf_prog prog);
+const char *sgbpf_map_name(enum sgbpf_map map);
+
+struct sgbpf;                    /* an open, loaded datapath */
+
+/* Load the programs and maps privately (nothing pinned, nothing attached):
+ * for `sgbpf check`, `sgbpf replay`, the tests and the bench.
+ * Returns 0 or -errno with a message on stderr saying what failed. */
+int sgbpf_open(struct sgbpf **out);
+void sgbpf_close(struct sgbpf *h);
+
+/*
+ * Load the datapath with every map and program pinned under pin_dir (maps/,
+ * progs/; see pin.h), for the daemon. Mounts bpffs at /sys/fs/bpf when
+ * pin_dir is under it and nothing is mounted there.
+ *  - pin_dir holds pinned maps whose state[0].layout_version is this
+ *    build's SGBPF_LAYOUT_VERSION: they are reused, so conntrack, counters,
+ *    the policy in force and the event ring buffer carry over; programs are
+ *    loaded fresh against them and re-pinned (attach them again to replace
+ *    the old ones atomically).
+ *  - another layout version, or maps of another shape: refused (-EPROTO)
+ *    with a message naming both versions and what to do. Never mixed.
+ *  - nothing pinned: loaded fresh and pinned (state last, so a half-pinned
+ *    directory is recognised as empty next time).
+ * flags: SGBPF_PIN_REUSE_ONLY refuses (-ENOENT) when nothing is pinned.
+ * Closing the handle leaves the pins. Returns 0 or -errno.
+ */
+#define SGBPF_PIN_REUSE_ONLY (1u << 0)
+int sgbpf_open_pinned(const char *pin_dir, unsigned flags, struct sgbpf **out);
+
+/* True when the handle took over pinned maps written by an earlier load. */
+bool sgbpf_reused(const struct sgbpf *h);
+
+int sgbpf_prog_fd(const struct sgbpf *h, enum sgbpf_prog prog);
+int sgbpf_map_fd(const struct sgbpf *h, enum sgbpf_map map);
+
+struct sgbpf_swap_stats {
+	uint64_t write_ns;           /* writing the inactive slot   */
+	uint64_t flip_ns;            /* flip + grace period         */
+	uint64_t cleanup_ns;         /* deleting the old slot       */
+	uint32_t slot;               /* slot now in force           */
+	uint64_t generation;
+};
+
+/*
+ * Swap compiled policy in atomically (see top of file). On failure before the
+ * flip the policy in force is untouched and the half-written slot is cleared.
+ * Returns 0 or -errno. stats may be NULL.
+ */
+int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generation,
+		struct sgbpf_swap_stats *stats);
+
+/* Tell the datapath which endpoint an interface (or trunk+VLAN) serves. */
+int sgbpf_iface_set(struct sgbpf *h, uint32_t ifindex, uint16_t vlan_id,
+		    uint32_t ep_id, enum sgbpf_role role);
+int sgbpf_iface_del(struct sgbpf *h, uint32_t ifindex, uint16_t vlan_id);
+
+/* Delete every conntrack, fragment and stats entry of an endpoint. */
+int sgbpf_ep_forget(struct sgbpf *h, uint32_t ep_id);
+
+/* Run one frame (starting at the Ethernet header) through a program with
+ * BPF_PROG_TEST_RUN. ifindex 0 = loopback. *action gets the program's return
+ * (XDP_PASS/XDP_DROP, TC_ACT_OK/TC_ACT_SHOT). Returns 0 or -errno. */
+int sgbpf_run(struct sgbpf *h, enum sgbpf_prog prog, const void *frame, size_t len,
+	      uint32_t ifindex, int *action);
+/* Same, repeat times (bench); *duration_ns = mean per run as the kernel reports. */
+int sgbpf_run_repeat(struct sgbpf *h, enum sgbpf_prog prog, const void *frame, size_t len,
+		     uint32_t ifindex, uint32_t repeat, int *action, uint32_t *duration_ns);
+
+/* True when the program's return value lets the frame through. */
+bool sgbpf_action_passes(enum sgbpf_prog prog, int action);
+
+#endif
