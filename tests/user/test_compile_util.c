@@ -1,0 +1,393 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Helpers for the compiler tests; see test_compile_util.h. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "test_compile_util.h"
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		fprintf(stderr, "test: out of memory\n");
+		abort();
+	}
+	return p;
+}
+
+/* Append one element: capacity doubles at powers of two (policies with 100k
+ * rules are built here, and valgrind makes every realloc a copy). */
+#define GROW(arr, n)                                                          \
+	((((n) & ((n) - 1)) == 0 ?                                            \
+	  (void)((arr) = xrealloc((arr), ((n) ? 2 * (n) : 1) * sizeof(*(arr)))) : (void)0), \
+	 &(arr)[(n)++])
+
+static struct sg_cidr cidr(const char *text)
+{
+	struct sg_cidr c;
+	bool host;
+
+	if (sg_cidr_parse(text, &c, &host)) {
+		fprintf(stderr, "test: bad CIDR %s in a test policy\n", text);
+		abort();
+	}
+	return c;
+}
+
+static struct sg_addr addr(const char *text)
+{
+	struct sg_addr a;
+
+	if (sg_addr_parse(text, &a)) {
+		fprintf(stderr, "test: bad address %s in a test policy\n", text);
+		abort();
+	}
+	return a;
+}
+
+struct sg_group *tc_group(struct sg_policy *p, const char *id)
+{
+	struct sg_group *g = GROW(p->groups, p->n_groups);
+
+	memset(g, 0, sizeof(*g));
+	snprintf(g->id, sizeof(g->id), "%s", id);
+	g->origin.file = strdup("test.json");
+	g->origin.path = strdup("SecurityGroups[0]");
+	return g;
+}
+
+struct sg_rule *tc_rule(struct sg_group *g, bool egress, int proto, int from, int to,
+			const char *src)
+{
+	struct sg_rule *r = GROW(g->rules, g->n_rules);
+	char path[64];
+
+	memset(r, 0, sizeof(*r));
+	r->egress = egress;
+	r->proto = proto;
+	r->port_from = from;
+	r->port_to = to;
+	if (!strncmp(src, "pl-", 3)) {
+		r->kind = SG_SRC_PREFIX_LIST;
+		snprintf(r->ref_id, sizeof(r->ref_id), "%s", src);
+	} else if (!strncmp(src, "sg-", 3)) {
+		r->kind = SG_SRC_GROUP;
+		snprintf(r->ref_id, sizeof(r->ref_id), "%s", src);
+	} else {
+		r->kind = SG_SRC_CIDR;
+		r->cidr = cidr(src);
+	}
+	snprintf(path, sizeof(path), "SecurityGroups[0].IpPermissions[%zu]", g->n_rules - 1);
+	r->origin.file = strdup("test.json");
+	r->origin.path = strdup(path);
+	return r;
+}
+
+struct sg_prefix_list *tc_pl(struct sg_policy *p, const char *id, int family)
+{
+	struct sg_prefix_list *pl = GROW(p->prefix_lists, p->n_prefix_lists);
+
+	memset(pl, 0, sizeof(*pl));
+	snprintf(pl->id, sizeof(pl->id), "%s", id);
+	pl->family = (uint8_t)family;
+	return pl;
+}
+
+void tc_pl_add(struct sg_prefix_list *pl, const char *text)
+{
+	*GROW(pl->cidrs, pl->n_cidrs) = cidr(text);
+}
+
+struct sg_endpoint *tc_ep(struct sg_policy *p, const char *name)
+{
+	struct sg_endpoint *ep = GROW(p->endpoints, p->n_endpoints);
+
+	memset(ep, 0, sizeof(*ep));
+	ep->name = strdup(name);
+	ep->origin.file = strdup("endpoints.json");
+	ep->origin.path = strdup("endpoints[0]");
+	return ep;
+}
+
+void tc_ep_sg(struct sg_endpoint *ep, const char *sg)
+{
+	snprintf(*GROW(ep->sgs, ep->n_sgs), SG_ID_MAX, "%s", sg);
+}
+
+void tc_ep_addr(struct sg_endpoint *ep, const char *text)
+{
+	*GROW(ep->addrs, ep->n_addrs) = addr(text);
+}
+
+struct sg_member *tc_member(struct sg_policy *p, const char *sg)
+{
+	struct sg_member *m = GROW(p->members, p->n_members);
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->sg, sizeof(m->sg), "%s", sg);
+	return m;
+}
+
+void tc_member_addr(struct sg_member *m, const char *text)
+{
+	*GROW(m->addrs, m->n_addrs) = addr(text);
+}
+
+void tc_node_addr(struct sg_policy *p, const char *text)
+{
+	*GROW(p->node.addrs, p->node.n_addrs) = addr(text);
+}
+
+void tc_vpc_cidr(struct sg_policy *p, const char *text)
+{
+	*GROW(p->node.vpc_cidrs, p->node.n_vpc_cidrs) = cidr(text);
+}
+
+void tc_exempt(struct sg_policy *p, const char *text)
+{
+	p->node.has_exempt = true;
+	*GROW(p->node.exempt, p->node.n_exempt) = cidr(text);
+}
+
+/* ---- reference evaluation ---- */
+
+static bool prefix_has(const uint8_t *net, unsigned plen, const uint8_t *a)
+{
+	for (unsigned i = 0; i < plen; i++) {
+		unsigned byte = i / 8, bit = 7 - i % 8;
+
+		if (((net[byte] >> bit) & 1) != ((a[byte] >> bit) & 1))
+			return false;
+	}
+	return true;
+}
+
+static bool cidr_has(const struct sg_cidr *c, int family, const uint8_t *a)
+{
+	return c->family == family && prefix_has(c->addr, c->plen, a);
+}
+
+static bool addrs_have(const struct sg_addr *addrs, size_t n, int family, const uint8_t *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addrs[i].family == family &&
+		    !memcmp(addrs[i].addr, a, family == SGBPF_AF_V6 ? 16 : 4))
+			return true;
+	return false;
+}
+
+static bool remote_matches(const struct sg_policy *pol, const struct sg_rule *r,
+			   const struct tc_pkt *pkt, bool *zero)
+{
+	*zero = false;
+	switch (r->kind) {
+	case SG_SRC_CIDR:
+		*zero = r->cidr.plen == 0;
+		return cidr_has(&r->cidr, pkt->family, pkt->remote);
+	case SG_SRC_PREFIX_LIST: {
+		bool hit = false;
+
+		for (size_t i = 0; i < pol->n_prefix_lists; i++) {
+			const struct sg_prefix_list *pl = &pol->prefix_lists[i];
+
+			if (strcmp(pl->id, r->ref_id))
+				continue;
+			for (size_t j = 0; j < pl->n_cidrs; j++)
+				if (cidr_has(&pl->cidrs[j], pkt->family, pkt->remote)) {
+					hit = true;
+					if (pl->cidrs[j].plen == 0)
+						*zero = true;
+				}
+		}
+		return hit;
+	}
+	case SG_SRC_GROUP: {
+		/* members: endpoints carrying the group, plus "members" entries,
+		 * whether or not the group itself is defined */
+		for (size_t i = 0; i < pol->n_endpoints; i++) {
+			const struct sg_endpoint *ep = &pol->endpoints[i];
+
+			for (size_t j = 0; j < ep->n_sgs; j++)
+				if (!strcmp(ep->sgs[j], r->ref_id) &&
+				    addrs_have(ep->addrs, ep->n_addrs, pkt->family, pkt->remote))
+					return true;
+		}
+		for (size_t i = 0; i < pol->n_members; i++)
+			if (!strcmp(pol->members[i].sg, r->ref_id) &&
+			    addrs_have(pol->members[i].addrs, pol->members[i].n_addrs, pkt->family,
+				       pkt->remote))
+				return true;
+		return false;
+	}
+	}
+	return false;
+}
+
+bool tc_rule_allows(const struct sg_policy *pol, const struct sg_rule *r,
+		    const struct tc_pkt *pkt, bool *zero)
+{
+	*zero = false;
+	if (r->egress != (pkt->dir == SGBPF_DIR_OUT))
+		return false;
+	if (r->proto != -1 && r->proto != pkt->proto)
+		return false;
+	if (r->proto == 6 || r->proto == 17) {
+		if (r->port_from >= 0 && (pkt->port < r->port_from || pkt->port > r->port_to))
+			return false;
+	} else if (r->proto == 1 || r->proto == 58) {
+		if (r->port_from >= 0 && pkt->icmp_type != r->port_from)
+			return false;
+		if (r->port_from >= 0 && r->port_to >= 0 && pkt->icmp_code != r->port_to)
+			return false;
+	}
+	return remote_matches(pol, r, pkt, zero);
+}
+
+bool tc_brute(const struct sg_policy *pol, const struct tc_pkt *pkt, bool *zero)
+{
+	bool allowed = false;
+
+	*zero = false;
+	for (size_t s = 0; s < pkt->ep->n_sgs; s++)
+		for (size_t g = 0; g < pol->n_groups; g++) {
+			if (strcmp(pol->groups[g].id, pkt->ep->sgs[s]))
+				continue;
+			for (size_t i = 0; i < pol->groups[g].n_rules; i++) {
+				bool z;
+
+				if (tc_rule_allows(pol, &pol->groups[g].rules[i], pkt, &z)) {
+					allowed = true;
+					*zero |= z;
+				}
+			}
+		}
+	return allowed;
+}
+
+/* ---- datapath simulation ---- */
+
+/* Kernel LPM semantics: the entry with the longest prefixlen whose first
+ * prefixlen data bits equal the lookup key's (up to the lookup's prefixlen). */
+static long lpm(const void *keys, size_t n, size_t ksz, const void *lookup)
+{
+	const uint8_t *k = keys, *want = lookup;
+	uint32_t max, best_len = 0;
+	long best = -1;
+
+	memcpy(&max, want, 4);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t plen;
+
+		memcpy(&plen, k + i * ksz, 4);
+		if (plen > max || (best >= 0 && plen <= best_len))
+			continue;
+		if (prefix_has(k + i * ksz + 4, plen, want + 4)) {
+			best = (long)i;
+			best_len = plen;
+		}
+	}
+	return best;
+}
+
+bool tc_sim(const struct sg_compiled *c, uint32_t ep_id, const struct tc_pkt *pkt,
+	    uint32_t *rule_id, uint32_t *flags)
+{
+	struct sgbpf_rule_key rk = { 0 };
+	struct sgbpf_port_key pk = { 0 };
+	long i;
+	int port = 0;
+
+	rk.prefixlen = SGBPF_RULE_KEY_FIXED_BITS + (pkt->family == SGBPF_AF_V6 ? 128 : 32);
+	rk.dir = (uint8_t)pkt->dir;
+	rk.family = (uint8_t)pkt->family;
+	rk.ep_id = ep_id;
+	memcpy(rk.addr, pkt->remote, pkt->family == SGBPF_AF_V6 ? 16 : 4);
+	i = lpm(c->rule_keys, c->n_rule_entries, sizeof(rk), &rk);
+	if (i < 0)
+		return false;
+	if (pkt->proto == 6 || pkt->proto == 17)
+		port = pkt->port;
+	else if ((pkt->proto == 1 && pkt->family == SGBPF_AF_V4) ||
+		 (pkt->proto == 58 && pkt->family == SGBPF_AF_V6))
+		port = pkt->icmp_type << 8 | pkt->icmp_code;
+	pk.prefixlen = SGBPF_PORT_KEY_FIXED_BITS + 16;
+	pk.proto = htons((uint16_t)pkt->proto);
+	pk.set_id = htonl(c->rule_vals[i].set_id);
+	pk.port = htons((uint16_t)port);
+	i = lpm(c->port_keys, c->n_port_entries, sizeof(pk), &pk);
+	if (i < 0) {
+		pk.proto = htons(SGBPF_PROTO_ANY);
+		pk.port = 0;
+		i = lpm(c->port_keys, c->n_port_entries, sizeof(pk), &pk);
+	}
+	if (i < 0)
+		return false;
+	*rule_id = c->port_vals[i].rule_id;
+	*flags = c->port_vals[i].flags;
+	return true;
+}
+
+#define DIFF(field, n, name)                                                  \
+	do {                                                                  \
+		if (a->n != b->n || (a->n && memcmp(a->field, b->field, a->n * sizeof(*a->field)))) \
+			return name;                                          \
+	} while (0)
+
+const char *tc_tables_differ(const struct sg_compiled *a, const struct sg_compiled *b)
+{
+	if (memcmp(&a->config, &b->config, sizeof(a->config)))
+		return "slot_config";
+	DIFF(ep_keys, n_ep, "ep_config keys");
+	DIFF(ep_vals, n_ep, "ep_config values");
+	DIFF(addr_keys, n_addr, "ep_addrs keys");
+	DIFF(addr_vals, n_addr, "ep_addrs values");
+	DIFF(node_keys, n_node, "node_addrs keys");
+	DIFF(node_vals, n_node, "node_addrs values");
+	DIFF(rule_keys, n_rule_entries, "rule_trie keys");
+	DIFF(rule_vals, n_rule_entries, "rule_trie values");
+	DIFF(port_keys, n_port_entries, "port_trie keys");
+	DIFF(port_vals, n_port_entries, "port_trie values");
+	DIFF(exempt_keys, n_exempt, "exempt keys");
+	DIFF(exempt_vals, n_exempt, "exempt values");
+	if (a->n_sets != b->n_sets || a->n_rules != b->n_rules)
+		return "counts";
+	return NULL;
+}
+
+static bool sorted(const void *keys, size_t n, size_t ksz)
+{
+	const uint8_t *k = keys;
+
+	for (size_t i = 1; i < n; i++)
+		if (memcmp(k + (i - 1) * ksz, k + i * ksz, ksz) >= 0)
+			return false;
+	return true;
+}
+
+const char *tc_tables_unsorted(const struct sg_compiled *c)
+{
+	if (!sorted(c->ep_keys, c->n_ep, sizeof(*c->ep_keys)))
+		return "ep_config";
+	if (!sorted(c->addr_keys, c->n_addr, sizeof(*c->addr_keys)))
+		return "ep_addrs";
+	if (!sorted(c->node_keys, c->n_node, sizeof(*c->node_keys)))
+		return "node_addrs";
+	if (!sorted(c->rule_keys, c->n_rule_entries, sizeof(*c->rule_keys)))
+		return "rule_trie";
+	if (!sorted(c->port_keys, c->n_port_entries, sizeof(*c->port_keys)))
+		return "port_trie";
+	if (!sorted(c->exempt_keys, c->n_exempt, sizeof(*c->exempt_keys)))
+		return "exempt";
+	return NULL;
+}
+
+double tc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}

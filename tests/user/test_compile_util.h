@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Helpers for the compiler tests: building policies in code, a reference
+ * (brute-force) evaluation of the raw rules, and a simulation of the
+ * datapath's two LPM lookups over the compiled entry arrays.
+ */
+#ifndef SGBPF_TEST_COMPILE_UTIL_H
+#define SGBPF_TEST_COMPILE_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "compile.h"
+#include "model.h"
+
+/* ---- building policies (pointers stay valid until the next call adding
+ * the same kind of object to the same parent) ---- */
+struct sg_group *tc_group(struct sg_policy *p, const char *id);
+/* src: a CIDR ("10.0.0.0/8", "::/0"), "pl-..." or "sg-..." */
+struct sg_rule *tc_rule(struct sg_group *g, bool egress, int proto, int from, int to,
+			const char *src);
+struct sg_prefix_list *tc_pl(struct sg_policy *p, const char *id, int family);
+void tc_pl_add(struct sg_prefix_list *pl, const char *cidr);
+struct sg_endpoint *tc_ep(struct sg_policy *p, const char *name);
+void tc_ep_sg(struct sg_endpoint *ep, const char *sg);
+void tc_ep_addr(struct sg_endpoint *ep, const char *addr);
+struct sg_member *tc_member(struct sg_policy *p, const char *sg);
+void tc_member_addr(struct sg_member *m, const char *addr);
+void tc_node_addr(struct sg_policy *p, const char *addr);
+void tc_vpc_cidr(struct sg_policy *p, const char *cidr);
+void tc_exempt(struct sg_policy *p, const char *cidr);
+
+/* ---- a packet as the rules see it ---- */
+struct tc_pkt {
+	const struct sg_endpoint *ep;
+	int dir;                   /* SGBPF_DIR_* */
+	int family;
+	uint8_t remote[16];
+	int proto;                 /* IP protocol */
+	int port;                  /* tcp/udp destination port */
+	int icmp_type, icmp_code;
+};
+
+/* Does raw rule r (of an SG on the endpoint) allow pkt? *zero: a /0 prefix matched. */
+bool tc_rule_allows(const struct sg_policy *pol, const struct sg_rule *r,
+		    const struct tc_pkt *pkt, bool *zero);
+
+/* Reference verdict: iterate every rule of the endpoint's SGs. */
+bool tc_brute(const struct sg_policy *pol, const struct tc_pkt *pkt, bool *zero);
+
+/* The datapath's lookups over c's tables. Returns allowed; fills rule id and flags. */
+bool tc_sim(const struct sg_compiled *c, uint32_t ep_id, const struct tc_pkt *pkt,
+	    uint32_t *rule_id, uint32_t *flags);
+
+/* memcmp every table of a and b; returns the name of the first that differs or NULL. */
+const char *tc_tables_differ(const struct sg_compiled *a, const struct sg_compiled *b);
+
+/* Name of the first table not strictly sorted by key bytes, or NULL. */
+const char *tc_tables_unsorted(const struct sg_compiled *c);
+
+/* xorshift PRNG for reproducible random policies. */
+static inline uint32_t tc_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (uint32_t)(*s >> 11);
+}
+
+double tc_now_ms(void);
+
+#endif
