@@ -12,6 +12,8 @@
 static const struct sg_cli_cmd commands[] = {
 	{ "validate", cmd_validate, "validate DIR                 check a policy directory" },
 	{ "rules",    cmd_rules,    "rules DIR [--endpoint NAME] [-o json]  effective rules per endpoint" },
+	{ "check",    cmd_check,    "check --policy DIR --endpoint NAME --in|--out --proto P --remote ADDR [--port N] [--icmp T/C]" },
+	{ "replay",   cmd_replay,   "replay --policy DIR FILE.pcap [--verdicts] [-o json]" },
 };
 
 static void usage(FILE *out)
