@@ -14,5 +14,6 @@ int cmd_validate(int argc, char **argv);  /* cmd_validate.c */
 int cmd_rules(int argc, char **argv);     /* cmd_rules.c    */
 int cmd_check(int argc, char **argv);     /* cmd_check.c    */
 int cmd_replay(int argc, char **argv);    /* cmd_replay.c   */
+int cmd_apply(int argc, char **argv);     /* cmd_apply.c    */
 
 #endif

@@ -14,6 +14,7 @@ static const struct sg_cli_cmd commands[] = {
 	{ "rules",    cmd_rules,    "rules DIR [--endpoint NAME] [-o json]  effective rules per endpoint" },
 	{ "check",    cmd_check,    "check --policy DIR --endpoint NAME --in|--out --proto P --remote ADDR [--port N] [--icmp T/C]" },
 	{ "replay",   cmd_replay,   "replay --policy DIR FILE.pcap [--verdicts] [-o json]" },
+	{ "apply",    cmd_apply,    "apply [DIR] [--socket PATH]  ask the running sgbpfd to reload" },
 };
 
 static void usage(FILE *out)

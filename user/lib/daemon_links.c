@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * sgbpfd interfaces: a libnl route/link cache kept current by RTNLGRP_LINK
+ * notifications (nl_cache_mngr), and what follows from it:
+ *   - an endpoint's interface appears: ifaces entry first, then attach
+ *     (a packet never meets the program without its entry), log the time
+ *     from appearance to enforcement;
+ *   - an interface matching --iface-glob appears before its endpoint is
+ *     known: entry -> SGD_EP_UNASSIGNED (no ep_config: new flows dropped,
+ *     fail closed), re-pointed when the endpoint shows up;
+ *   - an interface vanishes: detach, ifaces entry, the endpoint's
+ *     conntrack/fragment state and counters go;
+ *   - reconcile (start and every --reconcile-interval): interfaces gone
+ *     while we were down or while notifications were lost, ifaces entries
+ *     of unknown interfaces, state of endpoint ids no longer in force,
+ *     programs removed behind our back, orphan XDP links.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <netlink/cache.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+
+#include "daemon_int.h"
+
+static struct sgd_link *link_find(struct sgd *d, int ifindex)
+{
+	for (size_t i = 0; i < d->n_links; i++)
+		if (d->links[i].ifindex == ifindex)
+			return &d->links[i];
+	return NULL;
+}
+
+static struct sgd_link *link_add(struct sgd *d, int ifindex, const char *name)
+{
+	struct sgd_link *l;
+
+	if (d->n_links == d->cap_links) {
+		size_t cap = d->cap_links ? 2 * d->cap_links : 64;
+		struct sgd_link *nl = realloc(d->links, cap * sizeof(*nl));
+
+		if (!nl)
+			return NULL;
+		d->links = nl;
+		d->cap_links = cap;
+	}
+	l = &d->links[d->n_links++];
+	memset(l, 0, sizeof(*l));
+	l->ifindex = ifindex;
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->ep_id = SGD_NONE;
+	l->seen_ns = sgd_now_ns();
+	return l;
+}
+
+static bool glob_match(const struct sgd *d, const char *name)
+{
+	for (int i = 0; i < d->cfg->n_globs; i++)
+		if (!fnmatch(d->cfg->globs[i], name, 0))
+			return true;
+	return false;
+}
+
+static const char *ep_name_of(const struct sgd *d, uint32_t id)
+{
+	for (size_t i = 0; i < d->n_eps; i++)
+		if (d->eps[i].id == id)
+			return d->eps[i].name;
+	return NULL;
+}
+
+static bool ep_in_force(const struct sgd *d, uint32_t id)
+{
+	return ep_name_of(d, id) != NULL;
+}
+
+static bool ep_has_link(const struct sgd *d, uint32_t id, int except_ifindex)
+{
+	for (size_t i = 0; i < d->n_links; i++)
+		if (d->links[i].ep_id == id && d->links[i].ifindex != except_ifindex)
+			return true;
+	return false;
+}
+
+/* Delete an endpoint's conntrack, fragment and counter state. */
+static void forget_ep(struct sgd *d, uint32_t id, const char *why)
+{
+	struct sgd_log l;
+	int err;
+
+	if (id >= SGD_EP_UNASSIGNED)
+		return;
+	sgd_capture_begin();
+	err = sgbpf_ep_forget(d->h, id);
+	sgd_capture_end(SGD_ERROR, "forget_failed");
+	if (sgd_log_begin(&l, err ? SGD_ERROR : SGD_INFO, "endpoint_state_deleted")) {
+		sgd_log_u64(&l, "ep_id", id);
+		sgd_log_str(&l, "reason", why);
+		if (err)
+			sgd_log_str(&l, "error", strerror(-err));
+		sgd_log_u64(&l, "generation", d->generation);
+		sgd_log_end(&l);
+	}
+}
+
+static void log_link(enum sgd_level level, const char *event, const struct sgd *d,
+		     const struct sgd_link *lk, const char *extra_key, const char *extra)
+{
+	const char *ep = lk->ep_id < SGD_EP_UNASSIGNED ? ep_name_of(d, lk->ep_id) : NULL;
+	struct sgd_log l;
+
+	if (!sgd_log_begin(&l, level, event))
+		return;
+	sgd_log_str(&l, "iface", lk->name);
+	sgd_log_u64(&l, "ifindex", lk->ifindex);
+	if (ep)
+		sgd_log_str(&l, "endpoint", ep);
+	if (lk->ep_id != SGD_NONE)
+		sgd_log_u64(&l, "ep_id", lk->ep_id);
+	if (extra_key)
+		sgd_log_str(&l, extra_key, extra);
+	sgd_log_u64(&l, "generation", d->generation);
+	sgd_log_end(&l);
+}
+
+/* Stop managing a live interface: programs off, entry out. */
+static void unmanage(struct sgd *d, struct sgd_link *lk, const char *why)
+{
+	sgd_capture_begin();
+	sgbpf_detach(lk->ifindex, d->link_dir);
+	sgbpf_iface_del(d->h, lk->ifindex, 0);
+	sgd_capture_end(SGD_WARN, "detach_message");
+	log_link(SGD_INFO, "detached", d, lk, "reason", why);
+	lk->ep_id = SGD_NONE;
+	lk->attached = false;
+	lk->enforced = false;
+}
+
+/* Bring one interface to what the policy in force wants of it. */
+void sgd_link_update(struct sgd *d, int ifindex, const char *name)
+{
+	struct sgd_link *lk = link_find(d, ifindex);
+	const struct sgd_ep *ep;
+	uint32_t want;
+	int err;
+
+	if (!lk) {
+		lk = link_add(d, ifindex, name);
+		if (!lk) {
+			sgd_logm(SGD_ERROR, "out_of_memory", "tracking interface %s", name);
+			return;
+		}
+		sgd_logm(SGD_DEBUG, "interface_seen", "%s ifindex %d", name, ifindex);
+	} else if (strcmp(lk->name, name)) {
+		snprintf(lk->name, sizeof(lk->name), "%s", name);
+	}
+
+	ep = sgd_ep_by_ifname(d, name);
+	want = ep ? ep->id : glob_match(d, name) ? SGD_EP_UNASSIGNED : SGD_NONE;
+	if (want == SGD_NONE) {
+		if (lk->ep_id != SGD_NONE)
+			unmanage(d, lk, "no endpoint names this interface");
+		return;
+	}
+	if (lk->ep_id == want && lk->attached)
+		return;
+
+	/* Entry before program: the program passes packets of interfaces
+	 * it has no entry for. */
+	sgd_capture_begin();
+	err = sgbpf_iface_set(d->h, ifindex, 0, want, d->cfg->role);
+	sgd_capture_end(SGD_ERROR, "iface_entry_failed");
+	if (err)
+		return;
+	if (lk->ep_id != want)
+		lk->enforced = false;
+	lk->ep_id = want;
+	if (!lk->attached) {
+		sgd_capture_begin();
+		err = sgbpf_attach(d->h, ifindex, d->cfg->attach, d->link_dir);
+		sgd_capture_end(SGD_ERROR, "attach_failed");
+		if (err) {
+			log_link(SGD_ERROR, "attach_failed", d, lk, "error", strerror(-err));
+			return;
+		}
+		lk->attached = true;
+		log_link(SGD_INFO, "attached", d, lk, "mode",
+			 sgbpf_attach_mode_name(d->cfg->attach));
+	}
+	if (want == SGD_EP_UNASSIGNED) {
+		log_link(SGD_INFO, "fail_closed", d, lk, "msg",
+			 "no endpoint names this interface yet: new flows are dropped");
+		return;
+	}
+	if (!lk->enforced) {
+		struct sgd_log l;
+
+		lk->enforced = true;
+		if (sgd_log_begin(&l, SGD_INFO, "enforced")) {
+			sgd_log_str(&l, "iface", lk->name);
+			sgd_log_u64(&l, "ifindex", ifindex);
+			sgd_log_str(&l, "endpoint", ep->name);
+			sgd_log_u64(&l, "ep_id", want);
+			sgd_log_ms(&l, "since_appeared_ms", sgd_now_ns() - lk->seen_ns);
+			sgd_log_u64(&l, "generation", d->generation);
+			sgd_log_end(&l);
+		}
+	}
+}
+
+void sgd_link_gone(struct sgd *d, int ifindex)
+{
+	struct sgd_link *lk = link_find(d, ifindex);
+	uint32_t id;
+
+	if (!lk)
+		return;
+	id = lk->ep_id;
+	if (id != SGD_NONE) {
+		sgd_capture_begin();
+		/* TC filters went with the device; the pinned XDP link stays
+		 * (defunct) until unpinned. */
+		sgbpf_detach(ifindex, d->link_dir);
+		sgbpf_iface_del(d->h, ifindex, 0);
+		sgd_capture_end(SGD_DEBUG, "detach_message");
+		log_link(SGD_INFO, "interface_gone", d, lk, NULL, NULL);
+		if (!ep_has_link(d, id, ifindex))
+			forget_ep(d, id, "interface gone");
+	}
+	*lk = d->links[--d->n_links];
+}
+
+void sgd_ep_removed(struct sgd *d, uint32_t ep_id, const char *name)
+{
+	sgd_logm(SGD_INFO, "endpoint_removed", "%s (ep_id %u) left the policy", name, ep_id);
+	for (size_t i = 0; i < d->n_links; i++) {
+		struct sgd_link *lk = &d->links[i];
+
+		if (lk->ep_id != ep_id)
+			continue;
+		if (glob_match(d, lk->name)) {
+			/* Still a pod interface: keep it closed, not open. */
+			sgbpf_iface_set(d->h, lk->ifindex, 0, SGD_EP_UNASSIGNED, d->cfg->role);
+			lk->ep_id = SGD_EP_UNASSIGNED;
+			lk->enforced = false;
+			log_link(SGD_INFO, "fail_closed", d, lk, "msg",
+				 "its endpoint left the policy: new flows are dropped");
+		} else {
+			unmanage(d, lk, "its endpoint left the policy");
+		}
+	}
+	forget_ep(d, ep_id, "endpoint removed");
+}
+
+/* ---- netlink ------------------------------------------------------------ */
+
+static void on_link(struct nl_cache *cache, struct nl_object *obj, int action, void *arg)
+{
+	struct rtnl_link *link = (struct rtnl_link *)obj;
+	struct sgd *d = arg;
+	const char *name = rtnl_link_get_name(link);
+	int ifindex = rtnl_link_get_ifindex(link);
+
+	if (ifindex <= 0)
+		return;
+	if (action == NL_ACT_DEL)
+		sgd_link_gone(d, ifindex);
+	else if (name)
+		sgd_link_update(d, ifindex, name);
+}
+
+static void on_cached(struct nl_object *obj, void *arg)
+{
+	on_link(NULL, obj, NL_ACT_NEW, arg);
+}
+
+int sgd_links_open(struct sgd *d)
+{
+	struct nl_cache_mngr *mngr = NULL;
+	struct nl_cache *cache = NULL;
+	int err;
+
+	err = nl_cache_mngr_alloc(NULL, NETLINK_ROUTE, NL_AUTO_PROVIDE, &mngr);
+	if (!err)
+		err = nl_cache_mngr_add(mngr, "route/link", on_link, d, &cache);
+	if (err) {
+		sgd_logm(SGD_ERROR, "netlink_failed", "subscribing to link notifications failed: "
+			 "%s", nl_geterror(err));
+		if (mngr)
+			nl_cache_mngr_free(mngr);
+		return -EIO;
+	}
+	d->nl_mngr = mngr;
+	d->nl_cache = cache;
+	return 0;
+}
+
+void sgd_links_close(struct sgd *d)
+{
+	if (d->nl_mngr)
+		nl_cache_mngr_free(d->nl_mngr);
+	d->nl_mngr = NULL;
+	d->nl_cache = NULL;
+}
+
+int sgd_links_fd(const struct sgd *d)
+{
+	return d->nl_mngr ? nl_cache_mngr_get_fd(d->nl_mngr) : -1;
+}
+
+void sgd_links_ready(struct sgd *d)
+{
+	int err = nl_cache_mngr_data_ready(d->nl_mngr);
+
+	if (err >= 0)
+		return;
+	/* Lost notifications (buffer overrun) or a broken socket: start
+	 * over from a fresh dump and reconcile against it. */
+	sgd_logm(SGD_WARN, "netlink_resync", "link notifications failed (%s); resyncing",
+		 nl_geterror(err));
+	sgd_links_close(d);
+	if (sgd_links_open(d))
+		return;
+	sgd_reconcile(d);
+}
+
+void sgd_links_sync_all(struct sgd *d)
+{
+	if (d->nl_cache)
+		nl_cache_foreach(d->nl_cache, on_cached, d);
+}
+
+/* ---- reconcile ---------------------------------------------------------- */
+
+/* Collect which endpoint ids own entries of a map whose key starts with
+ * a __u32 ep_id (conntrack and fragments). */
+static void ids_in_map(int fd, size_t key_size, uint8_t *present)
+{
+	uint8_t a[128], b[128], *prev = NULL, *cur = a;
+	size_t steps = 0;
+
+	while (steps++ < 4u * (SGBPF_CT_EST_MAX + SGBPF_CT_NEW_MAX) &&
+	       !bpf_map_get_next_key(fd, prev, cur)) {
+		uint32_t id;
+
+		memcpy(&id, cur, sizeof(id));
+		if (id < SGBPF_MAX_ENDPOINTS)
+			present[id] = 1;
+		prev = cur;
+		cur = cur == a ? b : a;
+	}
+	(void)key_size;
+}
+
+static void reconcile_ifaces(struct sgd *d)
+{
+	int fd = sgbpf_map_fd(d->h, SGBPF_MAP_IFACES);
+	struct sgbpf_iface_key keys[SGBPF_MAX_IFACES], k, *prev = NULL;
+	size_t n = 0;
+
+	while (n < SGBPF_MAX_IFACES && !bpf_map_get_next_key(fd, prev, &k)) {
+		keys[n] = k;
+		prev = &keys[n++];
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sgd_link *lk = link_find(d, keys[i].ifindex);
+		struct sgbpf_iface_val v;
+
+		if (bpf_map_lookup_elem(fd, &keys[i], &v))
+			continue;
+		if (lk && lk->ep_id != SGD_NONE && keys[i].vlan_id == 0) {
+			if (v.ep_id != lk->ep_id)
+				sgbpf_iface_set(d->h, lk->ifindex, 0, lk->ep_id, d->cfg->role);
+			continue;
+		}
+		/* An entry for an interface we don't manage (gone while we
+		 * were down, or no longer wanted). */
+		bpf_map_delete_elem(fd, &keys[i]);
+		sgd_logm(SGD_INFO, "stale_iface_removed", "ifindex %u vlan %u -> ep_id %u",
+			 keys[i].ifindex, keys[i].vlan_id, v.ep_id);
+		if (!lk || lk->ep_id == SGD_NONE)
+			sgbpf_detach(keys[i].ifindex, d->link_dir);
+		if (v.ep_id < SGD_EP_UNASSIGNED && !ep_has_link(d, v.ep_id, -1))
+			forget_ep(d, v.ep_id, "its interface is gone");
+	}
+}
+
+static void reconcile_xdp_links(struct sgd *d)
+{
+	DIR *dp = opendir(d->link_dir);
+	struct dirent *de;
+
+	if (!dp)
+		return;
+	while ((de = readdir(dp))) {
+		struct sgd_link *lk;
+		int ifindex;
+
+		if (sscanf(de->d_name, "xdp-%d", &ifindex) != 1)
+			continue;
+		lk = link_find(d, ifindex);
+		if (lk && lk->ep_id != SGD_NONE && d->cfg->attach == SGBPF_ATTACH_XDP)
+			continue;
+		/* Not ours to keep: the interface is gone or unmanaged. */
+		sgbpf_detach(ifindex, d->link_dir);
+		sgd_logm(SGD_INFO, "stale_xdp_link_removed", "ifindex %d", ifindex);
+	}
+	closedir(dp);
+}
+
+void sgd_reconcile(struct sgd *d)
+{
+	static const struct { enum sgbpf_map map; size_t key_size; } state_maps[] = {
+		{ SGBPF_MAP_CT_NEW, sizeof(struct sgbpf_ct_key) },
+		{ SGBPF_MAP_CT_EST, sizeof(struct sgbpf_ct_key) },
+		{ SGBPF_MAP_FRAGS, sizeof(struct sgbpf_frag_key) },
+	};
+	uint8_t present[SGBPF_MAX_ENDPOINTS] = { 0 };
+	char name[IF_NAMESIZE];
+	uint64_t t0 = sgd_now_ns();
+	struct sgd_log l;
+
+	/* Interfaces that vanished without a notification we saw. */
+	for (size_t i = 0; i < d->n_links;) {
+		if (!if_indextoname(d->links[i].ifindex, name) && errno == ENXIO) {
+			sgd_link_gone(d, d->links[i].ifindex);
+			continue;
+		}
+		i++;
+	}
+	sgd_links_sync_all(d);
+	/* Programs taken off behind our back (e.g. tc qdisc del). */
+	for (size_t i = 0; i < d->n_links; i++) {
+		struct sgd_link *lk = &d->links[i];
+
+		if (lk->ep_id != SGD_NONE && lk->attached && !sgbpf_attached(lk->ifindex)) {
+			log_link(SGD_WARN, "reattach", d, lk, "msg", "sgbpf's programs were removed");
+			lk->attached = false;
+			sgd_link_update(d, lk->ifindex, lk->name);
+		}
+	}
+	reconcile_ifaces(d);
+	reconcile_xdp_links(d);
+	/* State of ids no longer in force (a crash between a swap and its
+	 * cleanup, or endpoints removed while we were down). */
+	for (size_t i = 0; i < sizeof(state_maps) / sizeof(state_maps[0]); i++)
+		ids_in_map(sgbpf_map_fd(d->h, state_maps[i].map), state_maps[i].key_size, present);
+	for (uint32_t id = 0; id < SGBPF_MAX_ENDPOINTS; id++)
+		if (present[id] && !ep_in_force(d, id))
+			forget_ep(d, id, "endpoint id not in force");
+	if (sgd_log_begin(&l, SGD_DEBUG, "reconciled")) {
+		sgd_log_u64(&l, "links", d->n_links);
+		sgd_log_u64(&l, "endpoints", d->n_eps);
+		sgd_log_ms(&l, "took_ms", sgd_now_ns() - t0);
+		sgd_log_end(&l);
+	}
+}
+
+/* Delete every conntrack and fragment entry (all endpoints). */
+void sgd_forget_all_state(struct sgd *d)
+{
+	static const enum sgbpf_map maps[] = { SGBPF_MAP_CT_NEW, SGBPF_MAP_CT_EST,
+						SGBPF_MAP_FRAGS };
+	uint8_t key[128];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		int fd = sgbpf_map_fd(d->h, maps[i]);
+		size_t steps = 0;
+
+		/* Always take the first key: each deletion makes the next first. */
+		while (steps++ < 4u * SGBPF_CT_EST_MAX && !bpf_map_get_next_key(fd, NULL, key))
+			if (!bpf_map_delete_elem(fd, key))
+				n++;
+	}
+	sgd_logm(SGD_WARN, "all_state_deleted", "%zu conntrack and fragment entries deleted", n);
+}
