@@ -2,7 +2,7 @@
 /*
  * Policy lookups, all in one policy slot: addresses (source/destination
  * check, standard mode), the exempt list, and rules. A rule lookup costs one
- * LPM lookup in rule_trie and at most two in port_trie, whatever the number
+ * LPM lookup in rule_trie and at most four in port_trie, whatever the number
  * of rules (see the layout of those tries in sgbpf/layout.h).
  */
 #ifndef SGBPF_BPF_POLICY_H
@@ -60,22 +60,52 @@ static __always_inline __u16 sg_rule_port(__u8 family, __u8 proto, __be16 dport,
 }
 
 /*
- * First rule of endpoint ep_id (direction dir) that allows proto/port from or
- * to remote. Returns the port-trie value or NULL when no rule allows it.
- * With zero != NULL, *zero tells whether ANY rule allowing the packet has a
- * /0 remote (spec 3.4): the protocol's block and the "all protocols" block
- * are separate entries, so when the first hit carries no /0 flag the "all
- * protocols" block is consulted too. Only new TCP/UDP flows of an endpoint
- * whose other direction has an all-ports /0 rule ask for it.
+ * One port set's answer for proto/port: the protocol's block, else the "all
+ * protocols" block (ANY rules are folded into the protocol's blocks where it
+ * has some of its own). At most two port_trie lookups; none for
+ * SGBPF_SET_NONE.
+ */
+static __always_inline struct sgbpf_port_val *
+sg_set_lookup(__u32 slot, __u32 set_id, __u8 proto, __u16 port)
+{
+	struct sgbpf_port_key pk = {};
+	struct sgbpf_port_val *pv;
+
+	if (set_id == SGBPF_SET_NONE)
+		return NULL;
+	pk.prefixlen = SGBPF_PORT_KEY_FIXED_BITS + 16;
+	pk.slot = slot;
+	pk.proto = bpf_htons(proto);
+	pk.set_id = bpf_htonl(set_id);
+	pk.port = bpf_htons(port);
+	pv = bpf_map_lookup_elem(&port_trie, &pk);
+	if (pv)
+		return pv;
+	pk.proto = bpf_htons(SGBPF_PROTO_ANY);
+	pk.port = 0;
+	return bpf_map_lookup_elem(&port_trie, &pk);
+}
+
+/*
+ * A rule of endpoint ep_id (direction dir) that allows proto/port from or to
+ * remote: the lowest rule of the set that answered. Returns the port-trie
+ * value or NULL when no rule allows it. One rule_trie lookup gives the
+ * address's specific set and the (ep, dir, family)'s base set -- the rules
+ * open to the whole family (/0) -- then at most four port_trie lookups.
+ * With zero != NULL (a new TCP/UDP flow of an endpoint whose other direction
+ * has an all-ports /0 rule) the base set goes first, so *zero tells whether
+ * ANY rule allowing the packet has a /0 remote (spec 3.4: untracked).
+ * Otherwise the specific set goes first (its rules are usually the narrower,
+ * more telling answer); the order changes only which allowing rule is named.
  */
 static __always_inline struct sgbpf_port_val *
 sg_rule_lookup(__u32 slot, __u8 dir, __u8 family, __u32 ep_id, const __u8 *remote,
 	       __u8 proto, __u16 port, bool *zero)
 {
 	struct sgbpf_rule_key rk = {};
-	struct sgbpf_port_key pk = {};
-	struct sgbpf_port_val *pv, *any;
+	struct sgbpf_port_val *pv;
 	struct sgbpf_rule_val *rv;
+	__u32 first, second;
 
 	rk.slot = slot;
 	rk.dir = dir;
@@ -89,29 +119,21 @@ sg_rule_lookup(__u32 slot, __u8 dir, __u8 family, __u32 ep_id, const __u8 *remot
 		__builtin_memcpy(rk.addr, remote, 16);
 	}
 	rv = bpf_map_lookup_elem(&rule_trie, &rk);
-	if (!rv)
+	if (!rv) {
+		if (zero)
+			*zero = false;
 		return NULL;
-
-	pk.prefixlen = SGBPF_PORT_KEY_FIXED_BITS + 16;
-	pk.slot = slot;
-	pk.proto = bpf_htons(proto);
-	pk.set_id = bpf_htonl(rv->set_id);
-	pk.port = bpf_htons(port);
-	pv = bpf_map_lookup_elem(&port_trie, &pk);
-	if (pv && !(zero && !(pv->flags & SGBPF_PORT_ZERO_PREFIX)))
-		goto out;
-
-	pk.proto = bpf_htons(SGBPF_PROTO_ANY);
-	pk.port = 0;
-	any = bpf_map_lookup_elem(&port_trie, &pk);
-	if (!pv) {
-		pv = any;
-	} else if (any && (any->flags & SGBPF_PORT_ZERO_PREFIX)) {
-		/* The protocol's rules allow it, and so does an "all
-		 * protocols" /0 rule: untracked by the latter. */
-		pv = any;
 	}
-out:
+	first = rv->set_id;
+	second = rv->base_set_id;
+	if (zero) {
+		first = rv->base_set_id;
+		second = rv->set_id;
+	}
+	pv = sg_set_lookup(slot, first, proto, port);
+	if (!pv)
+		pv = sg_set_lookup(slot, second, proto, port);
+	/* base-set blocks, and only they, carry the /0 flag */
 	if (zero)
 		*zero = pv && (pv->flags & SGBPF_PORT_ZERO_PREFIX);
 	return pv;

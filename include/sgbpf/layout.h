@@ -143,7 +143,7 @@ enum sgbpf_timeout {
 	(1u << (SGBPF_EP_UNTRACK_BASE + (dir) * 4 + (fam) * 2 + ((is_udp) ? 1 : 0)))
 
 /* port_val.flags */
-#define SGBPF_PORT_ZERO_PREFIX     (1u << 0) /* a /0 rule contributes to this block */
+#define SGBPF_PORT_ZERO_PREFIX     (1u << 0) /* block of a base set: its rules are /0 */
 
 /* ---- maps not tied to a policy slot ---------------------------------- */
 
@@ -302,9 +302,13 @@ struct sgbpf_addr_val {
 /* (same key/value as ep_addrs; value.ep_id unused, set to SGBPF_RULE_NONE) */
 
 /*
- * rule_trie (LPM): remote prefix -> port set. The value at each prefix is the
- * union of every rule whose prefix covers it, so one longest-prefix lookup
- * yields every rule that can match a remote address.
+ * rule_trie (LPM): remote prefix -> port sets. Per (endpoint, direction,
+ * family) the rules whose remote covers the whole family (a /0 CIDR, or a
+ * prefix list holding a /0 of that family) form the BASE set, stored once;
+ * the value at each other prefix is the SPECIFIC set: the union of every
+ * non-base rule whose prefix covers it. One longest-prefix lookup yields
+ * both sets, which together hold every rule that can match a remote address.
+ * When base rules exist a /0 entry is present, so every address hits.
  * prefixlen = SGBPF_RULE_KEY_FIXED_BITS + address prefix length.
  */
 struct sgbpf_rule_key {
@@ -319,12 +323,16 @@ struct sgbpf_rule_key {
 #define SGBPF_RULE_KEY_FIXED_BITS 64
 
 struct sgbpf_rule_val {
-	__u32 set_id;              /* port set, deduplicated per slot       */
-	__u32 pad;
+	__u32 set_id;              /* specific port set, or SGBPF_SET_NONE  */
+	__u32 base_set_id;         /* base (/0) port set, or SGBPF_SET_NONE;
+				    * equal in every entry of one (ep, dir,
+				    * family). Sets are deduplicated per slot. */
 };
+#define SGBPF_SET_NONE 0xffffffffu /* no such set: skip its port lookups  */
 
 /*
- * port_trie (LPM): (set, protocol, destination port) -> first matching rule.
+ * port_trie (LPM): (set, protocol, destination port) -> lowest matching rule
+ * of that set.
  * A set's port ranges are split into disjoint intervals, each stored as
  * aligned power-of-two blocks. ICMP/ICMPv6 use port = type << 8 | code.
  * Protocols without ports use one block covering every port; the datapath
@@ -343,7 +351,7 @@ struct sgbpf_port_key {
 #define SGBPF_PORT_KEY_FIXED_BITS 64
 
 struct sgbpf_port_val {
-	__u32 rule_id;             /* lowest rule id covering the block     */
+	__u32 rule_id;             /* lowest rule id of the set covering it */
 	__u32 flags;               /* SGBPF_PORT_*                          */
 };
 

@@ -4,7 +4,8 @@
  * policies (both families, nested prefixes, referenced groups, prefix lists,
  * -1 rules, ICMP wildcards, duplicates) and random packets, evaluated once by
  * iterating every rule of the endpoint's SGs and once by simulating the
- * datapath's lookups over the compiled tables.
+ * datapath's lookups over the compiled tables, in both orders (specific set
+ * first, base set first).
  * Reproduce a failure with SGBPF_TEST_SEED=<seed printed>.
  */
 #include <stdio.h>
@@ -319,6 +320,35 @@ static int raw_zero_family(const struct sg_policy *p, const struct sg_rule *r)
 	return -1;
 }
 
+/* A base-set rule in this family: its remote covers the whole family. */
+static bool is_base_rule(const struct sg_policy *p, const struct sg_rule *r, int family)
+{
+	if (r->kind == SG_SRC_CIDR)
+		return r->cidr.plen == 0 && r->cidr.family == family;
+	for (size_t l = 0; r->kind == SG_SRC_PREFIX_LIST && l < p->n_prefix_lists; l++) {
+		const struct sg_prefix_list *pl = &p->prefix_lists[l];
+
+		for (size_t c = 0; !strcmp(pl->id, r->ref_id) && c < pl->n_cidrs; c++)
+			if (pl->cidrs[c].plen == 0 && pl->cidrs[c].family == family)
+				return true;
+	}
+	return false;
+}
+
+/* Does a non-base rule of the endpoint allow pkt? */
+static bool specific_allows(const struct sg_policy *p, const struct sg_compiled_endpoint *ce,
+			    const struct sg_compiled *c, const struct tc_pkt *pkt)
+{
+	for (size_t i = 0; i < ce->n_rule_ids[pkt->dir]; i++) {
+		const struct sg_rule *r = c->rules[ce->rule_ids[pkt->dir][i]].src;
+		bool z;
+
+		if (!is_base_rule(p, r, pkt->family) && tc_rule_allows(p, r, pkt, &z))
+			return true;
+	}
+	return false;
+}
+
 /* Effective rule lists and untracked bits against the raw policy. */
 static int check_endpoints(const struct sg_policy *p, const struct sg_compiled *c,
 			   unsigned seed, int iter)
@@ -390,7 +420,7 @@ static void test_random_vs_brute(void)
 {
 	unsigned seed = sgt_seed();
 	uint64_t s = 0x9e3779b97f4a7c15ull ^ seed;
-	long cases = 0, allowed = 0, zeros = 0, failures = 0;
+	long cases = 0, allowed = 0, zeros = 0, both = 0, failures = 0;
 
 	for (int iter = 0; iter < N_POLICIES && failures < 5; iter++) {
 		struct sg_policy p;
@@ -414,65 +444,88 @@ static void test_random_vs_brute(void)
 			printf("\nseed %u policy %d: %s not sorted\n", seed, iter, tc_tables_unsorted(&c));
 			failures++;
 		}
+		if (tc_trie_malformed(&c)) {
+			printf("\nseed %u policy %d: %s\n", seed, iter, tc_trie_malformed(&c));
+			failures++;
+		}
 		for (int k = 0; k < N_PACKETS && failures < 5; k++) {
+			const struct sg_compiled_endpoint *ce;
 			struct tc_pkt pkt;
-			uint32_t ep_id, rid = 0, flags = 0;
-			bool zero, want, got;
+			uint32_t ep_id;
+			bool zero, want;
 			char text[200];
 
 			rand_packet(&s, &p, &c, &pkt, &ep_id);
+			ce = &c.endpoints[pkt.ep - p.endpoints];
 			want = tc_brute(&p, &pkt, &zero);
-			got = tc_sim(&c, ep_id, &pkt, &rid, &flags);
 			cases++;
+			allowed += want;
+			zeros += want && zero;
 			describe_pkt(&pkt, text, sizeof(text));
-			if (want != got) {
-				printf("\nseed %u policy %d: %s: brute force %s, compiled %s\n", seed, iter,
-				       text, want ? "allow" : "deny", got ? "allow" : "deny");
-				failures++;
-				continue;
-			}
-			if (!got)
-				continue;
-			allowed++;
-			zeros += zero;
-			const struct sg_compiled_endpoint *ce = &c.endpoints[pkt.ep - p.endpoints];
-			bool z;
+			/* both lookup orders: specific first (every verdict), base
+			 * first (the untracked check of TCP/UDP) */
+			for (int base_first = 0; base_first < 2; base_first++) {
+				uint32_t rid = 0, flags = 0;
+				bool got, from_base, z;
 
-			if (rid >= c.n_rules || !ep_has_sg(pkt.ep, c.rules[rid].sg_id) ||
-			    !tc_rule_allows(&p, c.rules[rid].src, &pkt, &z)) {
-				printf("\nseed %u policy %d: %s: rule %u does not allow it\n", seed, iter,
-				       text, rid);
-				failures++;
-				continue;
-			}
-			/* the lowest matching rule id is reported */
-			for (size_t i = 0; i < ce->n_rule_ids[pkt.dir]; i++) {
-				uint32_t other = ce->rule_ids[pkt.dir][i];
-
-				if (other < rid && tc_rule_allows(&p, c.rules[other].src, &pkt, &z)) {
-					printf("\nseed %u policy %d: %s: got rule %u but %u matches too\n",
-					       seed, iter, text, rid, other);
+				got = tc_sim(&c, ep_id, &pkt, base_first, &rid, &flags);
+				/* both sets allow it: the order decides the answer */
+				both += base_first && got && zero && specific_allows(&p, ce, &c, &pkt);
+				if (want != got) {
+					printf("\nseed %u policy %d: %s: brute force %s, compiled %s (%s first)\n",
+					       seed, iter, text, want ? "allow" : "deny",
+					       got ? "allow" : "deny", base_first ? "base" : "specific");
 					failures++;
 					break;
 				}
-			}
-			if (!!(flags & SGBPF_PORT_ZERO_PREFIX) != zero) {
-				printf("\nseed %u policy %d: %s: zero-prefix flag %d, expected %d\n", seed,
-				       iter, text, !!(flags & SGBPF_PORT_ZERO_PREFIX), zero);
-				failures++;
+				if (!got)
+					continue;
+				from_base = flags & SGBPF_PORT_ZERO_PREFIX;
+				if (rid >= c.n_rules || !ep_has_sg(pkt.ep, c.rules[rid].sg_id) ||
+				    !tc_rule_allows(&p, c.rules[rid].src, &pkt, &z) ||
+				    is_base_rule(&p, c.rules[rid].src, pkt.family) != from_base) {
+					printf("\nseed %u policy %d: %s: rule %u does not allow it from the %s set\n",
+					       seed, iter, text, rid, from_base ? "base" : "specific");
+					failures++;
+					break;
+				}
+				/* the lowest allowing rule of the set that answered, and
+				 * the other set answers only when the first can't */
+				for (size_t i = 0; i < ce->n_rule_ids[pkt.dir]; i++) {
+					uint32_t other = ce->rule_ids[pkt.dir][i];
+					bool other_base = is_base_rule(&p, c.rules[other].src, pkt.family);
+
+					if (!tc_rule_allows(&p, c.rules[other].src, &pkt, &z))
+						continue;
+					if ((other_base == from_base && other < rid) ||
+					    (other_base != from_base && other_base == (bool)base_first)) {
+						printf("\nseed %u policy %d: %s: got rule %u (%s set, %s first) but %u allows it too\n",
+						       seed, iter, text, rid, from_base ? "base" : "specific",
+						       base_first ? "base" : "specific", other);
+						failures++;
+						break;
+					}
+				}
+				/* base first: the /0 flag says whether any /0 rule allows it */
+				if (base_first && from_base != zero) {
+					printf("\nseed %u policy %d: %s: zero-prefix flag %d, expected %d\n",
+					       seed, iter, text, from_base, zero);
+					failures++;
+				}
 			}
 		}
 		sg_compiled_free(&c);
 		sg_diags_free(&d);
 		sg_policy_free(&p);
 	}
-	printf("\n    %ld random cases (%ld allowed, %ld via /0), seed %u\n", cases, allowed, zeros,
-	       seed);
+	printf("\n    %ld random cases (%ld allowed, %ld via /0, %ld by both sets), seed %u\n",
+	       cases, allowed, zeros, both, seed);
 	CU_ASSERT_EQUAL(failures, 0);
 	CU_ASSERT(cases >= N_POLICIES * N_PACKETS / 2);
 	/* the generator must exercise both outcomes and the /0 flag */
 	CU_ASSERT(allowed > cases / 20 && allowed < cases - cases / 20);
 	CU_ASSERT(zeros > 0);
+	CU_ASSERT(both > 0);
 }
 
 static CU_TestInfo random_tests[] = {

@@ -292,13 +292,36 @@ static long lpm(const void *keys, size_t n, size_t ksz, const void *lookup)
 	return best;
 }
 
-bool tc_sim(const struct sg_compiled *c, uint32_t ep_id, const struct tc_pkt *pkt,
-	    uint32_t *rule_id, uint32_t *flags)
+/* One port set's answer: the protocol's block, else the ANY block. */
+static long set_lookup(const struct sg_compiled *c, uint32_t set_id, int proto, int port,
+		       int *lookups)
 {
-	struct sgbpf_rule_key rk = { 0 };
 	struct sgbpf_port_key pk = { 0 };
 	long i;
-	int port = 0;
+
+	if (set_id == SGBPF_SET_NONE)
+		return -1;
+	pk.prefixlen = SGBPF_PORT_KEY_FIXED_BITS + 16;
+	pk.proto = htons((uint16_t)proto);
+	pk.set_id = htonl(set_id);
+	pk.port = htons((uint16_t)port);
+	(*lookups)++;
+	i = lpm(c->port_keys, c->n_port_entries, sizeof(pk), &pk);
+	if (i >= 0)
+		return i;
+	pk.proto = htons(SGBPF_PROTO_ANY);
+	pk.port = 0;
+	(*lookups)++;
+	return lpm(c->port_keys, c->n_port_entries, sizeof(pk), &pk);
+}
+
+bool tc_sim(const struct sg_compiled *c, uint32_t ep_id, const struct tc_pkt *pkt,
+	    bool base_first, uint32_t *rule_id, uint32_t *flags)
+{
+	struct sgbpf_rule_key rk = { 0 };
+	uint32_t first, second;
+	int port = 0, lookups = 0;
+	long i;
 
 	rk.prefixlen = SGBPF_RULE_KEY_FIXED_BITS + (pkt->family == SGBPF_AF_V6 ? 128 : 32);
 	rk.dir = (uint8_t)pkt->dir;
@@ -313,21 +336,67 @@ bool tc_sim(const struct sg_compiled *c, uint32_t ep_id, const struct tc_pkt *pk
 	else if ((pkt->proto == 1 && pkt->family == SGBPF_AF_V4) ||
 		 (pkt->proto == 58 && pkt->family == SGBPF_AF_V6))
 		port = pkt->icmp_type << 8 | pkt->icmp_code;
-	pk.prefixlen = SGBPF_PORT_KEY_FIXED_BITS + 16;
-	pk.proto = htons((uint16_t)pkt->proto);
-	pk.set_id = htonl(c->rule_vals[i].set_id);
-	pk.port = htons((uint16_t)port);
-	i = lpm(c->port_keys, c->n_port_entries, sizeof(pk), &pk);
-	if (i < 0) {
-		pk.proto = htons(SGBPF_PROTO_ANY);
-		pk.port = 0;
-		i = lpm(c->port_keys, c->n_port_entries, sizeof(pk), &pk);
+	first = base_first ? c->rule_vals[i].base_set_id : c->rule_vals[i].set_id;
+	second = base_first ? c->rule_vals[i].set_id : c->rule_vals[i].base_set_id;
+	i = set_lookup(c, first, pkt->proto, port, &lookups);
+	if (i < 0)
+		i = set_lookup(c, second, pkt->proto, port, &lookups);
+	if (lookups > 4) {
+		fprintf(stderr, "test: %d port_trie lookups, the datapath allows 4\n", lookups);
+		abort();
 	}
 	if (i < 0)
 		return false;
 	*rule_id = c->port_vals[i].rule_id;
 	*flags = c->port_vals[i].flags;
 	return true;
+}
+
+const char *tc_trie_malformed(const struct sg_compiled *c)
+{
+	const char *bad = NULL;
+	bool *is_base;
+
+	for (size_t i = 0; i < c->n_rule_entries; i++) {
+		const struct sgbpf_rule_key *k = &c->rule_keys[i];
+		const struct sgbpf_rule_val *v = &c->rule_vals[i];
+		bool zero_entry = false;
+
+		if (v->set_id == SGBPF_SET_NONE && v->base_set_id == SGBPF_SET_NONE)
+			return "a rule_trie entry with neither set";
+		if ((v->set_id != SGBPF_SET_NONE && v->set_id >= c->n_sets) ||
+		    (v->base_set_id != SGBPF_SET_NONE && v->base_set_id >= c->n_sets))
+			return "a rule_trie entry names a set that does not exist";
+		if ((v->set_id == SGBPF_SET_NONE) != (k->prefixlen == SGBPF_RULE_KEY_FIXED_BITS))
+			return "only the /0 entry has no specific set";
+		/* the same base set across the (ep, dir, family), and a /0 entry */
+		for (size_t j = 0; j < c->n_rule_entries; j++) {
+			const struct sgbpf_rule_key *o = &c->rule_keys[j];
+
+			if (o->ep_id != k->ep_id || o->dir != k->dir || o->family != k->family)
+				continue;
+			if (c->rule_vals[j].base_set_id != v->base_set_id)
+				return "base set differs within one endpoint, direction and family";
+			zero_entry |= o->prefixlen == SGBPF_RULE_KEY_FIXED_BITS;
+		}
+		if (v->base_set_id != SGBPF_SET_NONE && !zero_entry)
+			return "base set without a /0 entry";
+	}
+	/* base blocks, and only they, carry the /0 flag */
+	is_base = xrealloc(NULL, c->n_sets);
+	memset(is_base, 0, c->n_sets);
+	for (size_t j = 0; j < c->n_rule_entries; j++)
+		if (c->rule_vals[j].base_set_id != SGBPF_SET_NONE)
+			is_base[c->rule_vals[j].base_set_id] = true;
+	for (size_t i = 0; i < c->n_port_entries && !bad; i++) {
+		uint32_t id = ntohl(c->port_keys[i].set_id);
+
+		if (id >= c->n_sets ||
+		    is_base[id] != !!(c->port_vals[i].flags & SGBPF_PORT_ZERO_PREFIX))
+			bad = "the /0 flag does not mark exactly the base sets' blocks";
+	}
+	free(is_base);
+	return bad;
 }
 
 #define DIFF(field, n, name)                                                  \

@@ -2,7 +2,7 @@
 /*
  * Helpers for the compiler tests: building policies in code, a reference
  * (brute-force) evaluation of the raw rules, and a simulation of the
- * datapath's two LPM lookups over the compiled entry arrays.
+ * datapath's LPM lookups over the compiled entry arrays.
  */
 #ifndef SGBPF_TEST_COMPILE_UTIL_H
 #define SGBPF_TEST_COMPILE_UTIL_H
@@ -48,9 +48,19 @@ bool tc_rule_allows(const struct sg_policy *pol, const struct sg_rule *r,
 /* Reference verdict: iterate every rule of the endpoint's SGs. */
 bool tc_brute(const struct sg_policy *pol, const struct tc_pkt *pkt, bool *zero);
 
-/* The datapath's lookups over c's tables. Returns allowed; fills rule id and flags. */
+/*
+ * The datapath's lookups over c's tables (bpf/policy.h sg_rule_lookup): the
+ * rule_trie, then the specific and the base set, each (proto, port) then
+ * (ANY, 0); base_first: the base set first (the untracked check). Aborts
+ * beyond four port_trie lookups. Returns allowed; fills rule id and flags
+ * (SGBPF_PORT_ZERO_PREFIX: the base set answered).
+ */
 bool tc_sim(const struct sg_compiled *c, uint32_t ep_id, const struct tc_pkt *pkt,
-	    uint32_t *rule_id, uint32_t *flags);
+	    bool base_first, uint32_t *rule_id, uint32_t *flags);
+
+/* Structural checks of rule_trie and port_trie around base sets (quadratic:
+ * small policies only); what is wrong, or NULL. */
+const char *tc_trie_malformed(const struct sg_compiled *c);
 
 /* memcmp every table of a and b; returns the name of the first that differs or NULL. */
 const char *tc_tables_differ(const struct sg_compiled *a, const struct sg_compiled *b);

@@ -2,7 +2,8 @@
 /*
  * The policy compiler: sg_policy -> the datapath's table entries.
  * The steps follow docs/compiled-form.md: canonical rules, endpoint ids,
- * effective rules, remote expansion, prefix/port-set construction
+ * effective rules, remote expansion, prefix/port-set construction with
+ * /0 rules kept apart in one base set per endpoint, direction and family
  * (compile_sets.c), rule_trie and port_trie written in key-byte order,
  * ep_config, then the small tables (compile_small.c), with capacity checks.
  */
@@ -780,6 +781,7 @@ static int build_rule_trie(struct cctx *x, struct sg_compiled *out)
 					key->ep_id = out->endpoints[i].ep_id;
 					memcpy(key->addr, em->p.addr, 16);
 					out->rule_vals[k].set_id = em->set_id;
+					out->rule_vals[k].base_set_id = em->base_set_id;
 				}
 		}
 	}

@@ -42,10 +42,12 @@ struct cc_expansion {
 	uint32_t n;
 };
 
-/* One rule_trie entry before it gets its endpoint, direction and family. */
+/* One rule_trie entry before it gets its endpoint, direction and family.
+ * set_id and base_set_id may be SGBPF_SET_NONE. */
 struct cc_emit {
 	struct cc_pfx p;
 	uint32_t set_id;
+	uint32_t base_set_id;
 };
 
 /* Deduplicated port sets: set i is ivs[off[i] .. off[i] + len[i]). */
@@ -76,8 +78,8 @@ struct cc_engine {
 	const struct cc_ports *ports;                     /* per rule id */
 	struct cc_sets sets;
 	/* scratch, reused between calls */
-	struct cc_item *items, *items2;
-	size_t cap_items, cap_items2;
+	struct cc_item *items, *items2, *base;
+	size_t cap_items, cap_items2, cap_base;
 	size_t (*hist)[256];              /* radix sort of items */
 	struct cc_iv *work, *sweep, *out, *own;
 	size_t cap_work, cap_sweep, cap_out, cap_own;
@@ -98,9 +100,12 @@ void cc_engine_free(struct cc_engine *e);
 
 /*
  * Compute the rule_trie entries for one effective rule list (sorted rule ids
- * of one endpoint and direction) in one family: every distinct expanded
- * prefix with the id of its (deduplicated) port set. Appends to *out.
- * Returns 0 or -ENOMEM.
+ * of one endpoint and direction) in one family. Rules with a /0 expansion in
+ * that family form the base set, interned once; every distinct expanded
+ * prefix of the other rules gets the id of its (deduplicated) specific set,
+ * and every entry carries the base set id. With base rules there is also a
+ * /0 entry (specific set SGBPF_SET_NONE) so every address finds the base set.
+ * Appends to *out. Returns 0 or -ENOMEM.
  */
 int cc_compute(struct cc_engine *e, const uint32_t *rule_ids, size_t n, int family,
 	       struct cc_emit **out, size_t *n_out, size_t *cap_out);

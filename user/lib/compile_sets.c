@@ -5,8 +5,11 @@
  * prefix comes right before everything it contains) with a stack of enclosing
  * prefixes. A prefix's port set is its parent's set combined with its own
  * rules, so every rule whose prefix covers P lands in P's set without ever
- * comparing P against all rules. Sets are interned (hashed) so identical sets
- * across the whole policy share one id. See docs/compiled-form.md.
+ * comparing P against all rules. Rules open to the whole family (a /0) are
+ * kept out of that walk: they form one base set per list and family, which
+ * the datapath consults besides the prefix's set. Sets are interned (hashed)
+ * so identical sets across the whole policy share one id. See
+ * docs/compiled-form.md.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -77,6 +80,7 @@ void cc_engine_free(struct cc_engine *e)
 	free(e->sets.slots);
 	free(e->items);
 	free(e->items2);
+	free(e->base);
 	free(e->hist);
 	free(e->work);
 	free(e->sweep);
@@ -571,20 +575,51 @@ static int same_pfx(const struct cc_pfx *a, const struct cc_pfx *b)
 int cc_compute(struct cc_engine *e, const uint32_t *rule_ids, size_t n, int family,
 	       struct cc_emit **out, size_t *n_out, size_t *cap_out)
 {
-	size_t ni = 0, depth = 0, i, j;
+	size_t ni = 0, nb = 0, depth = 0, i, j;
+	uint32_t base_id = SGBPF_SET_NONE;
 
 	for (i = 0; i < n; i++)
 		ni += e->exp[rule_ids[i]][family].n;
 	if (!ni)
 		return 0;
-	if (RESERVE(e->items, e->cap_items, ni))
+	if (RESERVE(e->items, e->cap_items, ni) || RESERVE(e->base, e->cap_base, n))
 		return -ENOMEM;
+	/*
+	 * A rule with a /0 expansion matches every address of the family: it
+	 * goes into the base set only, and none of its prefixes (the /0 covers
+	 * them all) enter the trie. Copying it into every specific set is what
+	 * used to fill the port_trie.
+	 */
 	ni = 0;
 	for (i = 0; i < n; i++) {
 		const struct cc_expansion *x = &e->exp[rule_ids[i]][family];
+		bool zero = false;
 
+		for (j = 0; j < x->n && !zero; j++)
+			zero = x->p[j].plen == 0;
+		if (zero) {
+			e->base[nb++] = (struct cc_item){ .rule_id = rule_ids[i] };
+			continue;
+		}
 		for (j = 0; j < x->n; j++)
 			e->items[ni++] = (struct cc_item){ .p = x->p[j], .rule_id = rule_ids[i] };
+	}
+	if (nb) {
+		size_t nres;
+		long id;
+
+		if (combine(e, NULL, 0, e->base, nb, SGBPF_PORT_ZERO_PREFIX, &nres))
+			return -ENOMEM;
+		id = sets_intern(&e->sets, e->out, nres);
+		if (id < 0)
+			return (int)id;
+		base_id = (uint32_t)id;
+		/* the /0 entry: addresses no specific prefix covers still find
+		 * the base set (it sorts first: all-zero address, length 0) */
+		if (cc_reserve((void **)out, cap_out, *n_out + 1, sizeof(**out)))
+			return -ENOMEM;
+		(*out)[(*n_out)++] = (struct cc_emit){ .set_id = SGBPF_SET_NONE,
+						       .base_set_id = base_id };
 	}
 	if (sort_items(e, ni))
 		return -ENOMEM;
@@ -605,19 +640,20 @@ int cc_compute(struct cc_engine *e, const uint32_t *rule_ids, size_t n, int fami
 			parent = &e->sets.ivs[e->sets.off[pid]];
 			pn = e->sets.len[pid];
 		}
-		if (combine(e, parent, pn, &e->items[i], j - i,
-			    p->plen ? 0 : SGBPF_PORT_ZERO_PREFIX, &nres))
+		/* no specific prefix is a /0, so no specific block has the flag */
+		if (combine(e, parent, pn, &e->items[i], j - i, 0, &nres))
 			return -ENOMEM;
 		id = sets_intern(&e->sets, e->out, nres);
 		if (id < 0)
 			return (int)id;
-		/* depth <= plen + 1 <= 129: each stacked prefix strictly contains the next */
+		/* depth <= plen <= 128: each stacked prefix strictly contains the next */
 		e->stack[depth].p = *p;
 		e->stack[depth].set_id = (uint32_t)id;
 		depth++;
 		if (cc_reserve((void **)out, cap_out, *n_out + 1, sizeof(**out)))
 			return -ENOMEM;
-		(*out)[(*n_out)++] = (struct cc_emit){ .p = *p, .set_id = (uint32_t)id };
+		(*out)[(*n_out)++] = (struct cc_emit){ .p = *p, .set_id = (uint32_t)id,
+						       .base_set_id = base_id };
 	}
 	return 0;
 }
