@@ -5,20 +5,17 @@
  * see why above it) decides and accounts. Order per packet (task notes /
  * spec sections 2-4):
  *   parse -> interface -> policy slot (read once) -> ARP / not IP / malformed
- *   -> neighbour discovery -> source and destination check, endpoint policy
- *   (fail closed) and MAC (before any conntrack or fragment read or write)
- *   -> DHCP -> conntrack (established traffic stops here) -> exempt /
- *   standard mode -> later fragments -> ICMP errors -> rules -> new flow.
+ *   -> neighbour discovery -> conntrack READ (an established flow whose
+ *   entry vouches for this generation's source check stops here) -> source
+ *   and destination check, endpoint policy (fail closed) and MAC (before
+ *   any conntrack or fragment write) -> DHCP -> conntrack (tracked traffic
+ *   stops here) -> exempt / standard mode -> later fragments -> ICMP errors
+ *   -> rules -> new flow.
  * sg_decide() only decides; sg_account() counts, remembers first-fragment
  * verdicts and emits the event, once, at the end.
  */
 #ifndef SGBPF_BPF_VERDICT_H
 #define SGBPF_BPF_VERDICT_H
-
-#ifndef likely
-#define likely(x)   __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
-#endif
 
 /* TC: bytes made linear when the headers run past the skb's linear area. */
 #define SG_PULL_MAX (SG_MAX_L4_OFF + 256)
@@ -101,14 +98,47 @@ static __always_inline struct sgbpf_ep_val *sg_ep_config(__u32 slot, __u32 ep_id
 }
 
 /*
+ * Does the flow's entry prove that this packet passes the source/destination
+ * check, endpoint-policy check and MAC check of the policy in force?
+ *
+ * Conntrack keys carry the endpoint and its local address, so an entry of
+ * ep_id with local address X stands for a packet that passed ep_id's check
+ * with X. That proof is only as fresh as the policy it was made under: a
+ * swap can take X from ep_id, change its MAC, or drop its policy. So an entry
+ * vouches only for the generation it was checked in (checked_gen, written
+ * when a packet passed the full check: sg_ct_vouch). After a swap, each flow's
+ * next packet takes the full check once (and a flow of an endpoint that lost
+ * the address or its policy is dropped like any spoofed packet: fail closed).
+ * Generations are unique per swap (the daemon, tests and the offline layer
+ * all count up); a caller reusing one would only make entries vouch across
+ * that swap, i.e. the checks of the entry's creation. Entries of a removed
+ * endpoint are deleted by the daemon (sgbpf_ep_forget).
+ *
+ * Within a generation ep_addrs and ep_config don't change, and what the
+ * checks before conntrack decide is fixed by the flow's tuple (the owner of
+ * its local address, DHCP ports) except the outbound source MAC, which is
+ * compared here per packet.
+ */
+static __always_inline bool sg_ct_vouches(const struct sgbpf_ct_val *cv, __u64 gen,
+					  __u8 dir, const __u8 *eth_src)
+{
+	if (cv->checked_gen != gen || !(cv->check_flags & SGBPF_CT_CHECKED))
+		return false;
+	return dir != SGBPF_DIR_OUT || !(cv->check_flags & SGBPF_CT_CHECKED_MAC) ||
+	       sg_mac_eq(eth_src, cv->ep_mac);
+}
+
+/*
  * A packet of a tracked flow (cv, found under key *ck; in_est: in ct_est).
- * Returns 1 when decided, 0 when the flow is over and the packet (a SYN
- * reusing the tuple) must be judged as a new flow.
+ * ep: the endpoint's settings when the packet just passed the full checks
+ * (the entry then vouches for them, see sg_ct_vouches), NULL when the entry
+ * already does. Returns 1 when decided, 0 when the flow is over and the
+ * packet (a SYN reusing the tuple) must be judged as a new flow.
  */
 static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict *v,
 				      const struct sgbpf_slot_config *cfg,
 				      struct sgbpf_ct_key *ck, struct sgbpf_ct_val *cv,
-				      bool in_est, __u64 now)
+				      bool in_est, __u64 now, const struct sgbpf_ep_val *ep)
 {
 	__u32 slot = v->slot, flags = cfg->flags;
 	__u8 dir = v->dir, state;
@@ -133,6 +163,9 @@ static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict 
 		return sg_drop(v, SGBPF_DROP_CT_INVALID) + 1;
 	}
 	if (likely(res == SG_CT_PASS)) {
+		/* Before a promotion, which copies the entry. */
+		if (ep)
+			sg_ct_vouch(cv, v->generation, ep);
 		sg_ct_account(cv, dir, v->pkt_len, now);
 		state = cv->state;
 		v->ct_state = state;
@@ -151,23 +184,25 @@ static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict 
 }
 
 /*
- * Order (spec 4.3, 6.3, 3, 4.1, 2): source/destination check first, then
- * conntrack, so an established flow costs one address lookup and one
- * conntrack lookup (plus the endpoint's settings when outbound, for the MAC
- * check); the exempt list, standard mode, fragments, ICMP errors and the
- * rules only run for packets of no tracked flow. Exempt and unmanaged
- * traffic never creates entries, so finding its flow first changes nothing.
+ * Order (spec 4.3, 6.3, 3, 4.1, 2): conntrack read, then the source /
+ * destination check before any rule and any conntrack write, then the flow's
+ * entry. An established flow whose entry vouches for this generation's
+ * checks (sg_ct_vouches) costs one conntrack lookup and nothing else; any
+ * other packet takes the full check first, as if the read had not happened.
+ * The exempt list, standard mode, fragments, ICMP errors and the rules only
+ * run for packets of no tracked flow. Exempt and unmanaged traffic never
+ * creates entries, so finding its flow first changes nothing.
  */
 static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *v,
 				     const struct sgbpf_slot_config *cfg, __u64 now)
 {
-	struct sgbpf_ct_key ck;
+	struct sgbpf_ct_key ck __attribute__((aligned(8)));	/* sg_ct_key_of() */
 	struct sgbpf_ep_val *ep = NULL;
 	struct sgbpf_addr_val *av;
 	struct sgbpf_port_val *pv;
-	struct sgbpf_ct_val *cv;
+	struct sgbpf_ct_val *cv = NULL;
 	__u32 slot = v->slot, ep_id = v->ep_id, flags = cfg->flags;
-	__u8 dir = v->dir, state;
+	__u8 dir = v->dir, state, stale = 0;
 	bool dhcp, icmp_err = false, eligible, in_est = false, zero = false, want_zero;
 	const __u8 *local, *remote;
 	__u16 port;
@@ -198,8 +233,30 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 		remote = p->src;
 	}
 
-	/* Source/destination check: before any conntrack or fragment state is
-	 * read or written, so a pod can't act under another pod's address.
+	/* Established traffic: the flow's entry, keyed once and only read
+	 * here. Non-first fragments have no ports (they follow their first
+	 * fragment below). */
+	eligible = p->frag != SG_FRAG_LATER && sg_ct_eligible(p);
+	v->record_frag = p->frag == SG_FRAG_FIRST;
+	if (likely(eligible)) {
+		sg_ct_key_of(&ck, p, ep_id, local, remote, dir);
+		cv = sg_ct_find(cfg, &ck, now, &in_est, &stale);
+		if (likely(cv) && sg_ct_vouches(cv, v->generation, dir, p->eth_src)) {
+			/* The checks are proven: writes are allowed. */
+			if (unlikely(stale))
+				sg_ct_drop_stale(&ck, stale);
+			if (sg_tracked(p, v, cfg, &ck, cv, in_est, now, NULL))
+				return 0;
+			/* A SYN renewing a closed tuple: entry gone, judged
+			 * as a new flow after the full checks. */
+			cv = NULL;
+			stale = 0;
+		}
+	}
+
+	/* Source/destination check: before any rule is evaluated and before
+	 * any conntrack or fragment state is written (or read, but for the
+	 * flow lookup above), so a pod can't act under another pod's address.
 	 * ep_addrs and ep_config of a slot come from the same compiled
 	 * endpoint list and are written before the slot goes live, so an
 	 * address of ep_id in this slot means ep_id's policy is in place; any
@@ -224,19 +281,24 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 		if ((ep->flags & SGBPF_EP_HAS_MAC) && !sg_mac_eq(p->eth_src, ep->mac))
 			return sg_drop(v, SGBPF_DROP_SPOOF_MAC);
 	}
-	/* DHCP is exempt before anything reads conntrack under its (possibly
-	 * unassigned) client address. */
+	/* DHCP is exempt before anything uses conntrack under its (possibly
+	 * unassigned) client address. No entry of a DHCP tuple is ever
+	 * vouched for while the exemption is on: all its packets stop here. */
 	if ((flags & SGBPF_CFG_EXEMPT_DHCP) && sg_is_dhcp(p, dir))
 		return sg_allow(v, SGBPF_ALLOW_EXEMPT);
 
-	/* Established traffic: the flow's entry, keyed once. Non-first
-	 * fragments have no ports (they follow their first fragment below). */
-	eligible = p->frag != SG_FRAG_LATER && sg_ct_eligible(p);
-	v->record_frag = p->frag == SG_FRAG_FIRST;
-	if (likely(eligible)) {
-		sg_ct_key_of(&ck, p, ep_id, local, remote, dir);
-		cv = sg_ct_lookup(cfg, &ck, now, &in_est);
-		if (cv && sg_tracked(p, v, cfg, &ck, cv, in_est, now))
+	/* Tracked traffic the fast path could not take (the flow's first
+	 * packet since a policy swap): it passed the checks, so its entry now
+	 * vouches for them. That needs the endpoint's settings (its MAC, for
+	 * outbound packets), even for an inbound packet. */
+	if (unlikely(stale))
+		sg_ct_drop_stale(&ck, stale);
+	if (cv) {
+		if (!ep)
+			ep = sg_ep_config(slot, ep_id);
+		if (!ep)
+			return sg_drop(v, SGBPF_DROP_NO_POLICY);
+		if (sg_tracked(p, v, cfg, &ck, cv, in_est, now, ep))
 			return 0;
 	}
 
@@ -326,7 +388,7 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	} else {
 		state = SGBPF_CT_NEW;
 	}
-	if (sg_ct_create(&ck, state, dir, v->rule_id, v->pkt_len, now))
+	if (sg_ct_create(&ck, state, dir, v->rule_id, v->pkt_len, now, v->generation, ep))
 		return sg_drop(v, SGBPF_DROP_CT_FULL);
 	v->ct_state = state;
 	return sg_allow(v, SGBPF_ALLOW_RULE);

@@ -192,7 +192,16 @@ struct sgbpf_ct_val {
 	__u8  origin_dir;          /* enum sgbpf_dir of the first packet    */
 	__u8  seen_reply;          /* a packet went the other way           */
 	__u8  fin_seen;            /* bit per dir that sent FIN             */
+	/* The established fast path (bpf/verdict.h) trusts a hit only for the
+	 * policy generation in which the flow last passed the source and
+	 * destination check, and compares the MAC it had then. */
+	__u64 checked_gen;
+	__u8  ep_mac[6];
+	__u8  check_flags;         /* SGBPF_CT_CHECKED*                    */
+	__u8  pad;
 };
+#define SGBPF_CT_CHECKED         (1u << 0) /* checked_gen is valid             */
+#define SGBPF_CT_CHECKED_MAC     (1u << 1) /* the endpoint had a MAC: ep_mac   */
 
 /* frags: first-fragment verdicts, so later fragments follow them. */
 struct sgbpf_frag_key {
