@@ -120,6 +120,20 @@ run build/sgbpf apply "$WORK/policy" --socket "$SOCK"
 try "remote -> web-0 tcp/80 still allowed" allow "$NS_REMOTE" $TRAFFIC tcp-try 10.0.1.23 80 1
 rm -f "$WORK/policy/zz-broken.json"
 
+say "Inspecting the live node: sgbpf monitor, status, stats, ct list"
+echo "  (the CLI runs where sgbpfd runs, in the node namespace; it only reads the pinned maps)"
+printf '$ sgbpf monitor --drops-only --count 3   # while remote probes client-0 tcp/80 (denied)\n'
+in_node build/sgbpf monitor --pin-dir "$PIN" --socket "$SOCK" --drops-only --count 3 \
+	--duration 10 >"$WORK/monitor.out" 2>&1 &
+MON_PID=$!
+sleep 0.3
+for _ in 1 2 3; do in_ns "$NS_REMOTE" $TRAFFIC tcp-try 10.0.1.25 80 1 >/dev/null 2>&1; done
+wait "$MON_PID"
+sed 's/^/  /' "$WORK/monitor.out"
+run in_node build/sgbpf status --pin-dir "$PIN" --socket "$SOCK" --interval 1
+run in_node build/sgbpf stats --pin-dir "$PIN" --socket "$SOCK"
+run in_node build/sgbpf ct list --pin-dir "$PIN" --socket "$SOCK"
+
 say "What sgbpfd logged"
 sed 's/^/  log: /' "$WORK/sgbpfd.log" | tail -n 12
 

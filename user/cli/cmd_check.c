@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "live.h"
 #include "offline.h"
 #include "parse.h"
 
@@ -26,13 +27,15 @@
 static void check_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sgbpf check --policy DIR --endpoint NAME --in|--out --proto P --remote ADDR\n"
+		"usage: sgbpf check [--policy DIR] --endpoint NAME --in|--out --proto P --remote ADDR\n"
 		"                   [--port N] [--icmp TYPE/CODE] [--local ADDR] [--sport N] [-o json]\n"
 		"\n"
 		"Runs one synthesised packet through the real BPF programs (loaded privately,\n"
 		"nothing attached) with the policy in DIR, and says whether it passes and why.\n"
 		"\n"
-		"  --policy DIR       policy directory (as for 'sgbpf validate')\n"
+		"  --policy DIR       policy directory (as for 'sgbpf validate'); default: the one\n"
+		"                     the running sgbpfd enforces\n"
+		"  --socket PATH      sgbpfd's control socket (default /run/sgbpf/sgbpfd.sock)\n"
 		"  --endpoint NAME    endpoint (\"namespace/pod\") whose traffic this is\n"
 		"  --in | --out       towards the pod (remote = source) or from it (remote = destination)\n"
 		"  --proto P          tcp, udp, icmp, icmpv6 or a protocol number\n"
@@ -61,7 +64,7 @@ static int parse_uint(const char *text, unsigned max, unsigned *out)
 }
 
 struct check_args {
-	const char *policy, *endpoint, *remote, *local, *proto_text, *output;
+	const char *policy, *endpoint, *remote, *local, *proto_text, *output, *socket;
 	int dir;                 /* -1 unset */
 	int proto;
 	int port, sport;         /* -1 unset */
@@ -85,6 +88,7 @@ static int check_parse_args(int argc, char **argv, struct check_args *a)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "in", no_argument, NULL, 'I' },
 		{ "out", no_argument, NULL, 'O' },
@@ -108,6 +112,7 @@ static int check_parse_args(int argc, char **argv, struct check_args *a)
 	while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p': a->policy = optarg; break;
+		case 'S': a->socket = optarg; break;
 		case 'e': a->endpoint = optarg; break;
 		case 'r': a->remote = optarg; break;
 		case 'l': a->local = optarg; break;
@@ -154,8 +159,8 @@ static int check_parse_args(int argc, char **argv, struct check_args *a)
 	}
 	if (optind < argc)
 		return fail("unexpected argument '%s'; see 'sgbpf check --help'", argv[optind]);
-	if (!a->policy || !a->endpoint || a->dir == -1 || !a->proto_text || !a->remote)
-		return fail("--policy, --endpoint, --in or --out, --proto and --remote are required; "
+	if (!a->endpoint || a->dir == -1 || !a->proto_text || !a->remote)
+		return fail("--endpoint, --in or --out, --proto and --remote are required; "
 			    "see 'sgbpf check --help'");
 	if (a->output && strcmp(a->output, "json"))
 		return fail("-o '%s': the only output format is json", a->output);
@@ -346,6 +351,12 @@ int cmd_check(int argc, char **argv)
 	rc = check_parse_args(argc, argv, &a);
 	if (rc)
 		return rc;
+	if (!a.policy) {
+		/* The live node's policy; the process ends soon after, so it is not freed. */
+		a.policy = live_daemon_policy_dir("sgbpf check", a.socket);
+		if (!a.policy)
+			return SG_EXIT_ERROR;
+	}
 	if (sg_addr_parse(a.remote, &remote))
 		return fail("--remote '%s': expected an IPv4 or IPv6 address", a.remote);
 	if (a.proto == IPPROTO_ICMP_ && remote.family != SGBPF_AF_V4)

@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "live.h"
 #include "offline.h"
 
 static void replay_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sgbpf replay --policy DIR FILE.pcap [--verdicts] [-o json]\n"
+		"usage: sgbpf replay [--policy DIR] FILE.pcap [--verdicts] [-o json] [--socket PATH]\n"
 		"\n"
 		"Runs every packet of a capture (pcap or pcapng; Ethernet, 802.1Q-tagged, raw IP\n"
 		"or Linux cooked) through the real BPF programs loaded privately with the policy\n"
@@ -29,7 +30,8 @@ static void replay_usage(FILE *out)
 		"header is cut short). The reason is the one the last program run reported.\n"
 		"Connection timeouts follow the wall clock of the replay, not capture times.\n"
 		"\n"
-		"  --policy DIR   policy directory\n"
+		"  --policy DIR   policy directory; default: the one the running sgbpfd enforces\n"
+		"  --socket PATH  sgbpfd's control socket (default /run/sgbpf/sgbpfd.sock)\n"
 		"  --verdicts     first print one line per packet: INDEX allow|deny|foreign REASON\n"
 		"  -o json        {\"packets\",\"allow\",\"deny\",\"foreign\",\"reasons\",\"verdicts\"}\n"
 		"\n"
@@ -92,12 +94,13 @@ int cmd_replay(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ "verdicts", no_argument, NULL, 'v' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *policy = NULL, *file = NULL, *output = NULL;
+	const char *policy = NULL, *file = NULL, *output = NULL, *socket = NULL;
 	bool verdicts = false, json;
 	struct replay_totals t = { 0 };
 	struct sg_offline *ctx = NULL;
@@ -113,6 +116,7 @@ int cmd_replay(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'p': policy = optarg; break;
+		case 'S': socket = optarg; break;
 		case 'v': verdicts = true; break;
 		case 'o': output = optarg; break;
 		case 'h':
@@ -130,8 +134,8 @@ int cmd_replay(int argc, char **argv)
 	}
 	if (optind < argc)
 		file = argv[optind++];
-	if (!policy || !file || optind < argc) {
-		fprintf(stderr, "sgbpf replay: give --policy DIR and exactly one capture file; "
+	if (!file || optind < argc) {
+		fprintf(stderr, "sgbpf replay: give exactly one capture file; "
 			"see 'sgbpf replay --help'\n");
 		return SG_EXIT_ERROR;
 	}
@@ -139,6 +143,9 @@ int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "sgbpf replay: -o '%s': the only output format is json\n", output);
 		return SG_EXIT_ERROR;
 	}
+	/* No --policy: the live node's; the process ends soon after, so it is not freed. */
+	if (!policy && !(policy = live_daemon_policy_dir("sgbpf replay", socket)))
+		return SG_EXIT_ERROR;
 	json = output != NULL;
 	if (geteuid() != 0) {
 		fprintf(stderr, "sgbpf replay: needs root: it loads the BPF programs to run the "

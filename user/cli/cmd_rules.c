@@ -14,19 +14,23 @@
 
 #include "cli.h"
 #include "compile.h"
+#include "live.h"
 #include "names.h"
 #include "parse.h"
 
 static void rules_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sgbpf rules DIR [--endpoint NAME] [-o table|json]\n"
+		"usage: sgbpf rules [DIR] [--endpoint NAME] [-o table|json] [--socket PATH]\n"
 		"\n"
 		"Shows the effective rules of each endpoint of the policy in DIR, per direction:\n"
 		"the union of the rules of all its security groups, exact duplicates merged.\n"
 		"Each rule is traced to its SG, protocol, ports and remote as written, the file\n"
 		"and JSON path it came from, and how many prefixes/addresses its remote expanded\n"
 		"to (prefix-list entries, members of a referenced SG).\n"
+		"\n"
+		"Without DIR: the directory the running sgbpfd enforces (asked over --socket,\n"
+		"default /run/sgbpf/sgbpfd.sock).\n"
 		"\n"
 		"  --endpoint NAME   only this endpoint (\"namespace/pod\")\n"
 		"  -o table|json     output for people (default) or machines (keys: see\n"
@@ -84,7 +88,7 @@ static const char *remote_text(const struct sg_rule *r, char *buf, size_t len)
 	return buf;
 }
 
-static cJSON *rule_json(const struct sg_compiled_rule *cr, int dir)
+cJSON *rules_rule_json(const struct sg_compiled_rule *cr, int dir)
 {
 	const struct sg_rule *r = cr->src;
 	cJSON *o = cJSON_CreateObject(), *remote, *origin, *addrs;
@@ -126,7 +130,7 @@ static cJSON *rule_json(const struct sg_compiled_rule *cr, int dir)
 	return o;
 }
 
-static cJSON *endpoint_json(const struct sg_compiled *c, const struct sg_compiled_endpoint *ce)
+cJSON *rules_endpoint_json(const struct sg_compiled *c, const struct sg_compiled_endpoint *ce)
 {
 	static const char *const keys[SGBPF_DIR_MAX] = { "inbound", "outbound" };
 	const struct sg_endpoint *ep = ce->src;
@@ -143,7 +147,7 @@ static cJSON *endpoint_json(const struct sg_compiled *c, const struct sg_compile
 		cJSON *arr = cJSON_AddArrayToObject(o, keys[d]);
 
 		for (size_t i = 0; arr && i < ce->n_rule_ids[d]; i++) {
-			cJSON *r = rule_json(&c->rules[ce->rule_ids[d][i]], d);
+			cJSON *r = rules_rule_json(&c->rules[ce->rule_ids[d][i]], d);
 
 			if (!r) {
 				cJSON_Delete(o);
@@ -171,7 +175,7 @@ static int print_json(const char *dir, const struct sg_compiled *c,
 
 		if (only && only != &c->endpoints[i])
 			continue;
-		e = endpoint_json(c, &c->endpoints[i]);
+		e = rules_endpoint_json(c, &c->endpoints[i]);
 		if (!e) {
 			cJSON_Delete(root);
 			return -ENOMEM;
@@ -187,7 +191,7 @@ static int print_json(const char *dir, const struct sg_compiled *c,
 	return 0;
 }
 
-static void print_table(const struct sg_compiled *c, const struct sg_compiled_endpoint *only)
+void rules_print_table(const struct sg_compiled *c, const struct sg_compiled_endpoint *only)
 {
 	static const char *const names[SGBPF_DIR_MAX] = { "inbound", "outbound" };
 	bool first = true;
@@ -234,7 +238,8 @@ static void print_table(const struct sg_compiled *c, const struct sg_compiled_en
 
 int cmd_rules(int argc, char **argv)
 {
-	const char *dir = NULL, *endpoint = NULL, *output = "table";
+	const char *dir = NULL, *endpoint = NULL, *output = "table", *socket = NULL;
+	char *live_dir = NULL;
 	const struct sg_compiled_endpoint *only = NULL;
 	struct sg_policy policy;
 	struct sg_compiled compiled;
@@ -247,6 +252,8 @@ int cmd_rules(int argc, char **argv)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			rules_usage(stdout);
 			return SG_EXIT_OK;
+		} else if (!strcmp(a, "--socket") && i + 1 < argc) {
+			socket = argv[++i];
 		} else if (!strcmp(a, "--endpoint") || !strcmp(a, "-o") || !strcmp(a, "--output")) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "sgbpf rules: %s needs a value; see 'sgbpf rules --help'\n", a);
@@ -271,14 +278,15 @@ int cmd_rules(int argc, char **argv)
 			dir = a;
 		}
 	}
-	if (!dir) {
-		fprintf(stderr, "sgbpf rules: missing policy directory; usage: sgbpf rules DIR [--endpoint NAME] [-o json]\n");
-		return SG_EXIT_ERROR;
-	}
 	if (strcmp(output, "table") && strcmp(output, "json")) {
 		fprintf(stderr, "sgbpf rules: unknown output format '%s'; use -o table or -o json\n",
 			output);
 		return SG_EXIT_ERROR;
+	}
+	if (!dir) {
+		dir = live_dir = live_daemon_policy_dir("sgbpf rules", socket);
+		if (!dir)
+			return SG_EXIT_ERROR;
 	}
 
 	sg_policy_init(&policy);
@@ -308,12 +316,13 @@ int cmd_rules(int argc, char **argv)
 			rc = SG_EXIT_ERROR;
 		}
 	} else {
-		print_table(&compiled, only);
+		rules_print_table(&compiled, only);
 	}
 out_compiled:
 	sg_compiled_free(&compiled);
 out:
 	sg_diags_free(&diags);
 	sg_policy_free(&policy);
+	free(live_dir);
 	return rc;
 }

@@ -6,22 +6,26 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "compile.h"
+#include "live.h"
 #include "parse.h"
 
 static void validate_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sgbpf validate DIR\n"
+		"usage: sgbpf validate [DIR] [--socket PATH]\n"
 		"\n"
 		"Reads every *.json in DIR (describe-security-groups, describe-security-group-rules,\n"
 		"prefix lists, the endpoints document), checks cross references and compiles the\n"
 		"policy into the datapath's tables, without loading anything.\n"
 		"Errors and warnings go to stderr (\"FILE: JSON-PATH: message\"); a valid policy\n"
 		"prints one summary line to stdout.\n"
+		"Without DIR: the directory the running sgbpfd enforces (asked over --socket,\n"
+		"default /run/sgbpf/sgbpfd.sock).\n"
 		"\n"
 		"Exit: 0 valid, 1 invalid (errors, or a table over capacity), 2 usage or I/O error.\n");
 }
@@ -31,13 +35,18 @@ int cmd_validate(int argc, char **argv)
 	struct sg_policy policy;
 	struct sg_compiled compiled;
 	struct sg_diags diags;
-	const char *dir = NULL;
+	const char *dir = NULL, *socket = NULL;
+	char *live_dir = NULL;
 	int err, rc;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			validate_usage(stdout);
 			return SG_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc) {
+			socket = argv[++i];
+			continue;
 		}
 		if (argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "sgbpf validate: unknown option '%s'; see 'sgbpf validate --help'\n",
@@ -52,8 +61,9 @@ int cmd_validate(int argc, char **argv)
 		dir = argv[i];
 	}
 	if (!dir) {
-		fprintf(stderr, "sgbpf validate: missing policy directory; usage: sgbpf validate DIR\n");
-		return SG_EXIT_ERROR;
+		dir = live_dir = live_daemon_policy_dir("sgbpf validate", socket);
+		if (!dir)
+			return SG_EXIT_ERROR;
 	}
 
 	sg_policy_init(&policy);
@@ -82,5 +92,6 @@ int cmd_validate(int argc, char **argv)
 	}
 	sg_diags_free(&diags);
 	sg_policy_free(&policy);
+	free(live_dir);
 	return rc;
 }

@@ -15,6 +15,13 @@ static const struct sg_cli_cmd commands[] = {
 	{ "check",    cmd_check,    "check --policy DIR --endpoint NAME --in|--out --proto P --remote ADDR [--port N] [--icmp T/C]" },
 	{ "replay",   cmd_replay,   "replay --policy DIR FILE.pcap [--verdicts] [-o json]" },
 	{ "apply",    cmd_apply,    "apply [DIR] [--socket PATH]  ask the running sgbpfd to reload" },
+	{ "status",   cmd_status,   "status [-o json]             daemon, attachments, policy, map fill, drops" },
+	{ "endpoints", cmd_endpoints, "endpoints [-o json]          live endpoints: interfaces, addresses, SGs, counters" },
+	{ "endpoint", cmd_endpoint, "endpoint NAME [-o json]      one endpoint with its effective rules" },
+	{ "sg",       cmd_sg,       "sg ID [-o json]              a group's rules, endpoints and member addresses" },
+	{ "ct",       cmd_ct,       "ct list|flush [--endpoint NAME] [--proto P] [--addr A]  conntrack table" },
+	{ "stats",    cmd_stats,    "stats [--watch S] [-o json]  counters per endpoint, rule and drop reason" },
+	{ "monitor",  cmd_monitor,  "monitor [--endpoint NAME] [--drops-only] [--format text|json|flowlog]" },
 };
 
 static void usage(FILE *out)

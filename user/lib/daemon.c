@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <stddef.h>
 #include <sys/inotify.h>
@@ -350,6 +351,7 @@ int sgd_reload(struct sgd *d, const char *dir, bool force, struct sgd_reload_res
 	d->n_eps = c.n_endpoints;
 	neps = NULL;
 	d->generation = gen;
+	d->applied_real_ns = (uint64_t)time(NULL) * 1000000000ull;
 	res->generation = gen;
 	res->status = SGD_EXIT_OK;
 	if (strcmp(d->policy_dir, dir)) {

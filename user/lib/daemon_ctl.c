@@ -4,7 +4,9 @@
  * JSON answer line per connection.
  *   {"cmd":"apply"}                 reload the policy directory in use
  *   {"cmd":"apply","dir":"/abs"}    reload from /abs and watch it from now on
- *   {"cmd":"status"}
+ *   {"cmd":"status"}                generation, dir, appliedAt (UTC, null when
+ *                                   not applied by this process), attach mode,
+ *                                   links: the interfaces sgbpfd manages
  * Answers: {"ok":true,"generation":N,"compile_ms":..,"swap_ms":..}, or
  * {"ok":false,"invalid":true,"errors":[{"file","path","message"}...]} for a
  * refused policy, or {"ok":false,"error":"..."} otherwise.
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -166,6 +169,40 @@ static cJSON *answer_reload(struct sgd *d, const char *dir)
 	return a;
 }
 
+/* For `sgbpf status`: when the policy took, and what sgbpfd attached. */
+static void status_more(const struct sgd *d, cJSON *a)
+{
+	cJSON *links = cJSON_CreateArray();
+	char when[32];
+	time_t t = d->applied_real_ns / 1000000000ull;
+	struct tm tm;
+
+	if (d->applied_real_ns && gmtime_r(&t, &tm) &&
+	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		cJSON_AddStringToObject(a, "appliedAt", when);
+	else
+		cJSON_AddNullToObject(a, "appliedAt");
+	cJSON_AddStringToObject(a, "attach", sgbpf_attach_mode_name(d->cfg->attach));
+	for (size_t i = 0; i < d->n_links; i++) {
+		const struct sgd_link *l = &d->links[i];
+		cJSON *o;
+
+		if (!l->attached && l->ep_id == SGD_NONE)
+			continue;
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "interface", l->name);
+		cJSON_AddNumberToObject(o, "ifindex", l->ifindex);
+		if (l->ep_id == SGD_NONE)
+			cJSON_AddNullToObject(o, "epId");
+		else
+			cJSON_AddNumberToObject(o, "epId", l->ep_id);
+		cJSON_AddBoolToObject(o, "attached", l->attached);
+		cJSON_AddBoolToObject(o, "enforced", l->enforced);
+		cJSON_AddItemToArray(links, o);
+	}
+	cJSON_AddItemToObject(a, "links", links);
+}
+
 static cJSON *answer(struct sgd *d, const char *line)
 {
 	cJSON *req = cJSON_Parse(line), *a;
@@ -190,6 +227,7 @@ static cJSON *answer(struct sgd *d, const char *line)
 		cJSON_AddStringToObject(a, "dir", d->policy_dir);
 		cJSON_AddNumberToObject(a, "endpoints", (double)d->n_eps);
 		cJSON_AddNumberToObject(a, "interfaces", (double)d->n_links);
+		status_more(d, a);
 	} else {
 		a = cJSON_CreateObject();
 		cJSON_AddBoolToObject(a, "ok", false);

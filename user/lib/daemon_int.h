@@ -91,6 +91,7 @@ struct sgd {
 	uint64_t next_reconcile_ns;
 	bool records_lost;            /* policy pinned, its endpoint ids not */
 	bool stop;
+	uint64_t applied_real_ns;     /* CLOCK_REALTIME of the last apply, 0 = none by us */
 };
 
 /* daemon.c */
