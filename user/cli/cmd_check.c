@@ -353,7 +353,7 @@ int cmd_check(int argc, char **argv)
 		return rc;
 	if (!a.policy) {
 		/* The live node's policy; the process ends soon after, so it is not freed. */
-		a.policy = live_daemon_policy_dir("sgbpf check", a.socket);
+		a.policy = live_daemon_policy_dir("sgbpf check", "--policy DIR", a.socket);
 		if (!a.policy)
 			return SG_EXIT_ERROR;
 	}

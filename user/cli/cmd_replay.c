@@ -144,7 +144,7 @@ int cmd_replay(int argc, char **argv)
 		return SG_EXIT_ERROR;
 	}
 	/* No --policy: the live node's; the process ends soon after, so it is not freed. */
-	if (!policy && !(policy = live_daemon_policy_dir("sgbpf replay", socket)))
+	if (!policy && !(policy = live_daemon_policy_dir("sgbpf replay", "--policy DIR", socket)))
 		return SG_EXIT_ERROR;
 	json = output != NULL;
 	if (geteuid() != 0) {

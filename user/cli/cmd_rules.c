@@ -284,7 +284,7 @@ int cmd_rules(int argc, char **argv)
 		return SG_EXIT_ERROR;
 	}
 	if (!dir) {
-		dir = live_dir = live_daemon_policy_dir("sgbpf rules", socket);
+		dir = live_dir = live_daemon_policy_dir("sgbpf rules", "DIR", socket);
 		if (!dir)
 			return SG_EXIT_ERROR;
 	}

@@ -61,7 +61,7 @@ int cmd_validate(int argc, char **argv)
 		dir = argv[i];
 	}
 	if (!dir) {
-		dir = live_dir = live_daemon_policy_dir("sgbpf validate", socket);
+		dir = live_dir = live_daemon_policy_dir("sgbpf validate", "DIR", socket);
 		if (!dir)
 			return SG_EXIT_ERROR;
 	}

@@ -87,7 +87,7 @@ cJSON *live_daemon_status(const struct live_opts *o)
 	return a;
 }
 
-char *live_daemon_policy_dir(const char *verb, const char *socket)
+char *live_daemon_policy_dir(const char *verb, const char *how, const char *socket)
 {
 	struct live_opts o;
 	cJSON *st;
@@ -103,7 +103,7 @@ char *live_daemon_policy_dir(const char *verb, const char *socket)
 		dir = strdup(d);
 	else
 		fprintf(stderr, "%s: no policy directory given and sgbpfd does not answer at %s; "
-			"give the directory, or --socket PATH of the running daemon\n", verb, o.socket);
+			"give %s, or --socket PATH of the running daemon\n", verb, o.socket, how);
 	cJSON_Delete(st);
 	return dir;
 }

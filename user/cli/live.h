@@ -63,8 +63,9 @@ const struct sg_compiled_rule *live_rule(const struct live_policy *lp, uint32_t 
 /* For the offline verbs (validate, rules, check, replay) run without a policy
  * directory: the directory sgbpfd enforces, asked over its control socket
  * (socket NULL: the default). Returns the directory (malloc'd; caller frees),
- * or NULL after a one-line message naming the socket and what to do. */
-char *live_daemon_policy_dir(const char *verb, const char *socket);
+ * or NULL after a one-line message naming the socket and what to do (how:
+ * how the verb takes a directory, "DIR" or "--policy DIR"). */
+char *live_daemon_policy_dir(const char *verb, const char *how, const char *socket);
 
 /* Print a cJSON document (pretty) and free it. Returns 0 or -ENOMEM. */
 int live_print_json(cJSON *doc);
