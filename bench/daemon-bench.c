@@ -5,8 +5,8 @@
  *
  *   (1) in process, the steps sgbpfd takes per change: read the directory
  *       (sg_policy_load_dir), compile (sg_compile), swap (sgbpf_apply:
- *       write the inactive slot + flip + RCU grace period; the old slot's
- *       cleanup comes after enforcement and is shown apart);
+ *       bring the inactive slot up to date + flip + RCU grace period), and
+ *       how many slotted entries the swap wrote and deleted;
  *   (2) the real daemon: build/sgbpfd watching the directory; each round
  *       renames a changed groups file in (as editors do) and waits for the
  *       daemon's policy_applied log line; reports the wall time from the
@@ -18,7 +18,9 @@
  * daemon runs in this network namespace with a private pin directory and
  * an interface glob that matches nothing, so it attaches nowhere.
  * -s N gives the endpoints N distinct SGs instead (endpoint i gets SG i % N).
- * Needs root (BPF). Usage: daemon-bench [-e ENDPOINTS] [-r RULES] [-n ROUNDS] [-s N]
+ * Each round changes one rule's port; -f changes every rule instead (ports
+ * and addresses shift), so no table entry survives from round to round.
+ * Needs root (BPF). Usage: daemon-bench [-e ENDPOINTS] [-r RULES] [-n ROUNDS] [-s N] [-f]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +43,7 @@
 
 static unsigned opt_eps = 100, opt_rules = 1000, opt_rounds = 7;
 static unsigned opt_sgs;         /* distinct SGs; 0 = one per endpoint */
+static bool opt_full;            /* every rule changes each round */
 
 static unsigned n_sgs(void)
 {
@@ -69,7 +72,7 @@ static double median(double *v, unsigned n)
 }
 
 /* groups.json: one SG per endpoint, R rules each; variant shifts one port
- * so each round is a real change. */
+ * (with -f: every port and address) so each round is a real change. */
 static int write_groups(const char *dir, unsigned variant)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
@@ -85,26 +88,27 @@ static int write_groups(const char *dir, unsigned variant)
 		fprintf(f, "%s{\"GroupId\":\"sg-%017x\",\"IpPermissions\":[", e ? ",\n" : "", e + 1);
 		for (unsigned r = 0; r < opt_rules; r++) {
 			unsigned kind = r % 4, port = 1000 + (r * 7 + e) % 60000;
+			unsigned a = opt_full ? variant : 0;    /* address shift */
 			const char *sep = r ? "," : "";
 
-			if (e == 0 && r == 0)
+			if ((e == 0 && r == 0) || opt_full)
 				port += variant;
 			if (kind == 0)
 				fprintf(f, "%s{\"IpProtocol\":\"tcp\",\"FromPort\":%u,\"ToPort\":%u,"
 					"\"IpRanges\":[{\"CidrIp\":\"10.%u.%u.0/24\"}]}", sep, port,
-					port + r % 16, (r / 256) % 256, r % 256);
+					port + r % 16, (r / 256 + a) % 256, r % 256);
 			else if (kind == 1)
 				fprintf(f, "%s{\"IpProtocol\":\"udp\",\"FromPort\":%u,\"ToPort\":%u,"
 					"\"IpRanges\":[{\"CidrIp\":\"172.%u.%u.%u/32\"}]}", sep, port,
-					port, 16 + r % 16, e % 256, r % 256);
+					port, 16 + r % 16, (e + a) % 256, r % 256);
 			else if (kind == 2)
 				fprintf(f, "%s{\"IpProtocol\":\"tcp\",\"FromPort\":%u,\"ToPort\":%u,"
 					"\"Ipv6Ranges\":[{\"CidrIpv6\":\"2600:1f14:%x:%x::/64\"}]}", sep,
-					port, port, e, r);
+					port, port, (e + a) % 0x10000, r);
 			else
 				fprintf(f, "%s{\"IpProtocol\":\"icmp\",\"FromPort\":8,\"ToPort\":-1,"
 					"\"IpRanges\":[{\"CidrIp\":\"192.168.%u.%u/32\"}]}", sep,
-					e % 256, r % 256);
+					(e + a) % 256, r % 256);
 		}
 		fprintf(f, "],\"IpPermissionsEgress\":[{\"IpProtocol\":\"-1\",\"IpRanges\":"
 			"[{\"CidrIp\":\"0.0.0.0/0\"}]}]}");
@@ -136,7 +140,7 @@ static int write_endpoints(const char *dir)
 
 static int in_process(const char *dir)
 {
-	double load[32], comp[32], swap[32], clean[32], total[32];
+	double load[32], comp[32], swap[32], flip[32], clean[32], total[32], wr[32], del[32];
 	struct sg_ep_ids prev = { 0 };
 	struct sgbpf *h;
 	size_t rules = 0, prefixes = 0, blocks = 0;
@@ -191,7 +195,10 @@ static int in_process(const char *dir)
 		load[i] = t1 - t0;
 		comp[i] = t2 - t1;
 		swap[i] = (st.write_ns + st.flip_ns) / 1e6;
+		flip[i] = st.flip_ns / 1e6;
 		clean[i] = st.cleanup_ns / 1e6;
+		wr[i] = st.entries_written;
+		del[i] = st.entries_deleted;
 		total[i] = t1 - t0 + t2 - t1 + swap[i];
 		(void)t3;
 	}
@@ -209,8 +216,12 @@ static int in_process(const char *dir)
 	printf("    read+parse dir   %8.1f ms\n", median(load, n));
 	printf("    compile          %8.1f ms\n", median(comp, n));
 	printf("    swap (write+flip)%8.1f ms\n", median(swap, n));
+	printf("      of which flip  %8.1f ms   (state update + RCU grace period)\n",
+	       median(flip, n));
 	printf("    = to enforcement %8.1f ms   (target < 100 ms)\n", median(total, n));
 	printf("    old-slot cleanup %8.1f ms   (after enforcement)\n", median(clean, n));
+	printf("    entries written  %8.0f, deleted %.0f (inactive slot brought up to date)\n",
+	       median(wr, n), median(del, n));
 	return 0;
 }
 
@@ -345,7 +356,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/sgbpf-daemon-bench.XXXXXX";
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "e:r:n:s:h")) != -1) {
+	while ((opt = getopt(argc, argv, "e:r:n:s:fh")) != -1) {
 		switch (opt) {
 		case 'e':
 			opt_eps = strtoul(optarg, NULL, 10);
@@ -359,9 +370,12 @@ int main(int argc, char **argv)
 		case 's':
 			opt_sgs = strtoul(optarg, NULL, 10);
 			break;
+		case 'f':
+			opt_full = true;
+			break;
 		default:
 			fprintf(stderr, "usage: daemon-bench [-e ENDPOINTS] [-r RULES] [-n ROUNDS] "
-				"[-s DISTINCT_SGS]\n");
+				"[-s DISTINCT_SGS] [-f]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}

@@ -57,14 +57,17 @@ static const char *const map_names[SGBPF_MAP_MAX] = {
 
 /*
  * What one policy slot holds, as far as this handle knows. Known: exactly
- * the stamped keys below (none for a fresh map), so clearing the slot is a
- * batch delete of them. Unknown (a cleanup or rollback failed half-way):
- * clearing walks every key of each map (bpf_map_get_next_key), which costs
- * microseconds per entry of BOTH slots, hence the record.
+ * the entries below, copies of the compiled tables last written there (slot
+ * field 0, sorted by key bytes; none for a fresh map), so the next write
+ * into the slot is a merge of them against the new tables. Unknown (taken
+ * over from pinned maps, or a write and its rollback failed half-way): the
+ * next write walks every key of each map (bpf_map_get_next_key) to delete
+ * the slot's entries, then writes in full.
  */
 struct slot_record {
 	bool known;
 	void *keys[SLOTTED_TABLES];
+	void *vals[SLOTTED_TABLES];
 	size_t n[SLOTTED_TABLES];
 };
 
@@ -76,6 +79,7 @@ struct sgbpf {
 	int ncpus;
 	struct slot_record rec[SGBPF_NUM_SLOTS];
 	uint32_t slot_rules[SGBPF_NUM_SLOTS]; /* rule_stats ids in use per slot */
+	bool need_grace;            /* a flip went without its grace period  */
 	bool reused;                /* maps taken over from pin_dir          */
 };
 
@@ -139,7 +143,9 @@ static void record_reset(struct slot_record *r, bool known)
 
 	for (i = 0; i < SLOTTED_TABLES; i++) {
 		free(r->keys[i]);
+		free(r->vals[i]);
 		r->keys[i] = NULL;
+		r->vals[i] = NULL;
 		r->n[i] = 0;
 	}
 	r->known = known;
@@ -558,28 +564,35 @@ static int write_entries(int fd, const void *keys, const void *vals, size_t n,
 /*
  * Delete n keys, batched where the map supports it. Keys already gone (the
  * datapath expires conntrack entries concurrently; rollback deletes keys
- * that were never written) are skipped.
+ * that were never written) are skipped. Returns 0 or the first other error
+ * (every key is still tried).
  */
-static void delete_entries(int fd, const void *keys, size_t n, size_t key_size)
+static int delete_entries(int fd, const void *keys, size_t n, size_t key_size)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	const uint8_t *k = keys;
 	size_t i = 0;
+	int err = 0;
 
 	while (i < n) {
 		uint32_t count = n - i;
 
 		if (!bpf_map_delete_batch(fd, k + i * key_size, &count, &opts))
-			return;
+			return err;
 		if (errno != ENOENT && batch_unsupported(-errno) && count == 0)
 			break;
 		/* Key i + count failed (usually ENOENT): skip it, go on. */
 		i += count;
-		bpf_map_delete_elem(fd, k + i * key_size);
+		if (i >= n)
+			break;
+		if (bpf_map_delete_elem(fd, k + i * key_size) && errno != ENOENT && !err)
+			err = -errno;
 		i++;
 	}
 	for (; i < n; i++)
-		bpf_map_delete_elem(fd, k + i * key_size);
+		if (bpf_map_delete_elem(fd, k + i * key_size) && errno != ENOENT && !err)
+			err = -errno;
+	return err;
 }
 
 /*
@@ -663,9 +676,9 @@ static int purge_slot(struct sgbpf *h, const struct slot_table *t, uint32_t slot
 			   &keys, &n);
 	if (err)
 		return err;
-	delete_entries(fd, keys, n, t->key_size);
+	err = delete_entries(fd, keys, n, t->key_size);
 	free(keys);
-	return 0;
+	return err;
 }
 
 static int purge_slot_all(struct sgbpf *h, const struct slot_table *t, uint32_t slot)
@@ -728,30 +741,143 @@ static int zero_rule_stats(struct sgbpf *h, uint32_t slot, uint32_t n)
 	return err;
 }
 
-/* Empty one slot of every slotted map. On failure the slot is unknown. */
-static int clear_slot(struct sgbpf *h, const struct slot_table *t, uint32_t slot)
+/* Strictly increasing by key bytes: what a merge against the record needs. */
+static bool table_sorted(const struct slot_table *t)
 {
-	struct slot_record *r = &h->rec[slot];
-	int i, err = 0;
+	const uint8_t *k = t->keys;
+	size_t i;
 
-	if (r->known) {
-		for (i = 0; i < SLOTTED_TABLES; i++)
-			delete_entries(h->map_fd[t[i].map], r->keys[i], r->n[i], t[i].key_size);
-	} else {
-		err = purge_slot_all(h, t, slot);
+	for (i = 1; i < t->n; i++)
+		if (memcmp(k + (i - 1) * t->key_size, k + i * t->key_size, t->key_size) >= 0)
+			return false;
+	return true;
+}
+
+/* What one table of a slot needs so that it holds the new table. */
+struct table_diff {
+	uint8_t *upd_keys;          /* new or changed entries, slot stamped  */
+	uint8_t *upd_vals;
+	size_t n_upd;
+	uint8_t *del_keys;          /* entries no longer present, stamped    */
+	size_t n_del;
+};
+
+static void diff_free(struct table_diff *d)
+{
+	free(d->upd_keys);
+	free(d->upd_vals);
+	free(d->del_keys);
+	memset(d, 0, sizeof(*d));
+}
+
+static void *dup_bytes(const void *p, size_t len)
+{
+	void *q = malloc(len ? len : 1);
+
+	if (q && len)
+		memcpy(q, p, len);
+	return q;
+}
+
+/*
+ * Merge the slot's record (ok/ov, on entries) against the new table t, both
+ * sorted by key bytes: keys only in the record are deleted, keys only in t
+ * or with another value are written, equal entries are left alone. Without
+ * merge (t not sorted) every old key is deleted and every new entry written.
+ */
+static int diff_table(const struct slot_table *t, const uint8_t *ok, const uint8_t *ov,
+		      size_t on, bool merge, uint32_t slot, struct table_diff *d)
+{
+	const uint8_t *nk = t->keys, *nv = t->vals;
+	size_t ks = t->key_size, vs = t->val_size, i = 0, j = 0, x;
+
+	memset(d, 0, sizeof(*d));
+	d->upd_keys = malloc((t->n ? t->n : 1) * ks);
+	d->upd_vals = malloc((t->n ? t->n : 1) * vs);
+	d->del_keys = malloc((on ? on : 1) * ks);
+	if (!d->upd_keys || !d->upd_vals || !d->del_keys) {
+		diff_free(d);
+		return -ENOMEM;
 	}
-	record_reset(r, err == 0);
-	return err;
+	if (!merge) {
+		memcpy(d->del_keys, ok, on * ks);
+		d->n_del = on;
+		memcpy(d->upd_keys, nk, t->n * ks);
+		memcpy(d->upd_vals, nv, t->n * vs);
+		d->n_upd = t->n;
+	}
+	while (merge && (i < on || j < t->n)) {
+		int c = i == on ? 1 : j == t->n ? -1 : memcmp(ok + i * ks, nk + j * ks, ks);
+
+		if (c < 0) {
+			memcpy(d->del_keys + d->n_del++ * ks, ok + i++ * ks, ks);
+			continue;
+		}
+		if (c > 0 || memcmp(ov + i * vs, nv + j * vs, vs)) {
+			memcpy(d->upd_keys + d->n_upd * ks, nk + j * ks, ks);
+			memcpy(d->upd_vals + d->n_upd * vs, nv + j * vs, vs);
+			d->n_upd++;
+		}
+		if (c == 0)
+			i++;
+		j++;
+	}
+	for (x = 0; x < d->n_upd; x++)
+		slot_set(d->upd_keys + x * ks, t->slot_off, t->slot_size, slot);
+	for (x = 0; x < d->n_del; x++)
+		slot_set(d->del_keys + x * ks, t->slot_off, t->slot_size, slot);
+	return 0;
+}
+
+/* Delete every entry a known record says the slot holds. */
+static int delete_record(struct sgbpf *h, const struct slot_table *t,
+			 const struct slot_record *r, uint32_t slot)
+{
+	int w, err, ret = 0;
+
+	for (w = 0; w < SLOTTED_TABLES; w++) {
+		struct slot_table rt = t[w];
+		void *keys;
+
+		rt.keys = r->keys[w];
+		rt.n = r->n[w];
+		if (!rt.n)
+			continue;
+		keys = stamp_keys(&rt, slot);
+		if (!keys)
+			return -ENOMEM;
+		err = delete_entries(h->map_fd[t[w].map], keys, rt.n, t[w].key_size);
+		free(keys);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
+/* Updating a map-in-map makes the kernel synchronize_rcu(): after it, no
+ * program run that read the slot in force before the flip is still going. */
+static int rcu_grace(struct sgbpf *h)
+{
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(h->map_fd[SGBPF_MAP_RCU_BARRIER], &zero, &h->rcu_inner_fd,
+				BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generation,
 		struct sgbpf_swap_stats *stats)
 {
+	struct table_diff d[SLOTTED_TABLES] = {};
+	void *nkeys[SLOTTED_TABLES] = {}, *nvals[SLOTTED_TABLES] = {};
 	struct slot_table t[SLOTTED_TABLES];
 	struct sgbpf_slot_config cfg;
+	struct slot_record *r;
 	struct sgbpf_state st;
 	uint32_t zero = 0, s, old, n_zero;
-	uint64_t t0, t1, t2, t3;
+	uint64_t t0, t1, t2, written = 0, deleted = 0;
+	bool sorted = true, full;
 	size_t done;
 	int w, err;
 
@@ -769,37 +895,67 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 	}
 	old = st.active_slot & 1;
 	s = 1 - old;
+	r = &h->rec[s];
 	fill_tables(c, t);
 
 	t0 = now_ns();
-	/* Normally empty already; leftovers of an interrupted cleanup would
-	 * leak into the new policy. */
-	if (!h->rec[s].known || h->rec[s].n[0] + h->rec[s].n[1] + h->rec[s].n[2] +
-	    h->rec[s].n[3] + h->rec[s].n[4] + h->rec[s].n[5]) {
-		err = clear_slot(h, t, s);
-		if (err)
+	/* Slot s was in force until the last flip: packets may read it until
+	 * a grace period has passed. */
+	if (h->need_grace) {
+		err = rcu_grace(h);
+		if (err) {
+			fprintf(stderr, "sgbpf: rcu_barrier update failed (%s); slot %u may "
+				"still be read by packets, so it is not rewritten and the policy "
+				"in force stays\n", strerror(-err), s);
 			return err;
+		}
+		h->need_grace = false;
+	}
+	full = !r->known;
+	if (full) {
+		err = purge_slot_all(h, t, s);
+		if (err)
+			return err;     /* r stays unknown */
+		record_reset(r, true);
 	}
 
+	/* Stage everything before the first write, so running out of memory
+	 * leaves the slot as it is. */
 	for (w = 0; w < SLOTTED_TABLES; w++) {
-		void *keys = stamp_keys(&t[w], s);
+		bool merge = table_sorted(&t[w]);
 
-		if (t[w].n && !keys) {
+		sorted &= merge;
+		err = diff_table(&t[w], r->keys[w], r->vals[w], r->n[w], merge, s, &d[w]);
+		nkeys[w] = dup_bytes(t[w].keys, t[w].n * t[w].key_size);
+		nvals[w] = dup_bytes(t[w].vals, t[w].n * t[w].val_size);
+		if (err || !nkeys[w] || !nvals[w]) {
 			err = -ENOMEM;
 			fprintf(stderr, "sgbpf: no memory to stage %zu entries of map %s\n",
 				t[w].n, map_names[t[w].map]);
+			goto out;
+		}
+	}
+
+	/* Deletions first: they make room in maps shared by both slots, and
+	 * an LPM key may differ from a deleted one only beyond its prefix. */
+	for (w = 0; w < SLOTTED_TABLES; w++) {
+		int fd = h->map_fd[t[w].map];
+
+		err = delete_entries(fd, d[w].del_keys, d[w].n_del, t[w].key_size);
+		if (err) {
+			fprintf(stderr, "sgbpf: deleting %zu entries of slot %u from map %s "
+				"failed: %s; the policy in force is unchanged\n", d[w].n_del, s,
+				map_names[t[w].map], strerror(-err));
 			goto rollback;
 		}
-		/* Recorded before writing: a partly written table is undone
-		 * by the rollback like the others. */
-		h->rec[s].keys[w] = keys;
-		h->rec[s].n[w] = t[w].n;
-		err = write_entries(h->map_fd[t[w].map], keys, t[w].vals, t[w].n,
+		deleted += d[w].n_del;
+		err = write_entries(fd, d[w].upd_keys, d[w].upd_vals, d[w].n_upd,
 				    t[w].key_size, t[w].val_size, &done);
 		if (err) {
 			report_write_error(h, &t[w], err, done);
 			goto rollback;
 		}
+		written += d[w].n_upd;
 	}
 
 	cfg = c->config;
@@ -827,38 +983,65 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 			strerror(-err));
 		goto rollback;
 	}
-	/* Updating a map-in-map makes the kernel synchronize_rcu(): after
-	 * this, no program run that read the old slot is still going. */
-	if (bpf_map_update_elem(h->map_fd[SGBPF_MAP_RCU_BARRIER], &zero, &h->rcu_inner_fd,
-				BPF_ANY)) {
-		err = -errno;
-		/* Without the grace period the old slot can't be freed safely;
-		 * leave it (the next apply purges it) and report success of
-		 * the swap itself. */
-		fprintf(stderr, "sgbpf: warning: rcu_barrier update failed (%s); slot %u "
-			"left in place until the next policy swap\n", strerror(-err), old);
-		t2 = t3 = now_ns();
-		goto done;
+	err = rcu_grace(h);
+	if (err) {
+		/* The swap itself took effect; only the next write into the
+		 * old slot has to wait for the grace period. */
+		fprintf(stderr, "sgbpf: warning: rcu_barrier update failed (%s); the next "
+			"policy swap waits for it before rewriting slot %u\n", strerror(-err),
+			old);
+		h->need_grace = true;
+		err = 0;
 	}
 	t2 = now_ns();
 
-	if (clear_slot(h, t, old))
-		fprintf(stderr, "sgbpf: warning: old policy slot %u not fully cleared; "
-			"it is cleared before its next use\n", old);
-	t3 = now_ns();
-done:
+	/* Slot s now holds exactly the new tables; the old slot keeps its
+	 * entries (and its record) for the next swap to merge against. */
+	for (w = 0; w < SLOTTED_TABLES; w++) {
+		free(r->keys[w]);
+		free(r->vals[w]);
+		r->keys[w] = nkeys[w];
+		r->vals[w] = nvals[w];
+		r->n[w] = t[w].n;
+		nkeys[w] = nvals[w] = NULL;
+	}
+	r->known = sorted;
 	if (stats) {
 		stats->write_ns = t1 - t0;
 		stats->flip_ns = t2 - t1;
-		stats->cleanup_ns = t3 - t2;
+		stats->cleanup_ns = 0;
 		stats->slot = s;
 		stats->generation = generation;
+		stats->entries_written = written;
+		stats->entries_deleted = deleted;
+		stats->full_rewrite = full;
 	}
-	return 0;
+	goto out;
 
 rollback:
-	/* Everything recorded for slot s (written, or partly) comes out. */
-	clear_slot(h, t, s);
+	/* Slot s holds some entries of its record and some of the new ones
+	 * (written ones are in d[].upd_keys): deleting both empties it. */
+	{
+		int rb = delete_record(h, t, r, s);
+
+		for (w = 0; w < SLOTTED_TABLES; w++) {
+			int e = delete_entries(h->map_fd[t[w].map], d[w].upd_keys, d[w].n_upd,
+					       t[w].key_size);
+
+			if (e && !rb)
+				rb = e;
+		}
+		if (rb)
+			fprintf(stderr, "sgbpf: warning: clearing the half-written slot %u failed "
+				"(%s); it is cleared before its next use\n", s, strerror(-rb));
+		record_reset(r, rb == 0);
+	}
+out:
+	for (w = 0; w < SLOTTED_TABLES; w++) {
+		diff_free(&d[w]);
+		free(nkeys[w]);
+		free(nvals[w]);
+	}
 	return err;
 }
 

@@ -3,12 +3,17 @@
  * Loading the datapath (bpf/sgbpf.bpf.c, via its libbpf skeleton) and
  * swapping policies into it atomically.
  *
- * Atomic swap: every policy table's key carries a slot (0/1). A swap writes
- * the whole new policy into the inactive slot, flips state.active_slot with
+ * Atomic swap: every policy table's key carries a slot (0/1). A swap brings
+ * the inactive slot to exactly the new policy, flips state.active_slot with
  * one array update (each packet reads the slot once, so it is judged wholly
- * by one policy), waits for an RCU grace period (an update of the
+ * by one policy), and waits for an RCU grace period (an update of the
  * map-in-map "rcu_barrier" makes the kernel synchronize_rcu(), so no packet
- * still holds the old slot), then deletes the old slot's entries.
+ * still reads the old slot). Both slots stay populated: the handle remembers
+ * what it wrote into each, so the next swap merges that record (the policy
+ * of two generations ago) against the new compiled tables and writes only
+ * entries that are new or changed and deletes only those that are gone.
+ * A slot whose content the handle doesn't know (maps taken over from pins,
+ * a failed rollback) is walked and emptied, then written in full.
  */
 #ifndef SGBPF_LOADER_H
 #define SGBPF_LOADER_H
@@ -90,16 +95,20 @@ int sgbpf_prog_fd(const struct sgbpf *h, enum sgbpf_prog prog);
 int sgbpf_map_fd(const struct sgbpf *h, enum sgbpf_map map);
 
 struct sgbpf_swap_stats {
-	uint64_t write_ns;           /* writing the inactive slot   */
+	uint64_t write_ns;           /* bringing the inactive slot up to date */
 	uint64_t flip_ns;            /* flip + grace period         */
-	uint64_t cleanup_ns;         /* deleting the old slot       */
+	uint64_t cleanup_ns;         /* always 0: the old slot is kept for the next swap */
 	uint32_t slot;               /* slot now in force           */
 	uint64_t generation;
+	uint64_t entries_written;    /* slotted entries new or changed */
+	uint64_t entries_deleted;    /* slotted entries no longer present */
+	bool full_rewrite;           /* slot content was unknown: walked, emptied, rewritten */
 };
 
 /*
  * Swap compiled policy in atomically (see top of file). On failure before the
- * flip the policy in force is untouched and the half-written slot is cleared.
+ * flip the policy in force is untouched and the half-written slot is emptied
+ * (or, if even that fails, marked unknown so the next swap walks it).
  * Returns 0 or -errno. stats may be NULL.
  */
 int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generation,
