@@ -44,7 +44,6 @@ struct result {
 	unsigned rules;
 	double compile_ms, apply_ms;
 	double est_tc, est_xdp, parse_tc, parse_xdp;
-	double exempt_tc;          /* stops before conntrack: where the cost goes */
 	double deny_deep, deny_none, new_udp, udp_repeat;
 	double parse1;             /* parse-only at repeat 1: test_run's fixed cost */
 	size_t n_rules, n_prefixes, n_port_blocks;
@@ -249,23 +248,6 @@ static int run_one(unsigned rules, struct result *res)
 		err = -EPROTO;
 	}
 	err = err ?: measure(ctx, SGBPF_PROG_XDP, f, len, opt_repeat, true, &res->est_xdp);
-	/* An exempt remote (metadata service): every check up to the exempt
-	 * lookup, then allowed without conntrack. */
-	if (!err) {
-		uint8_t fe[256];
-		int le = frame(ep, true, 6, "169.254.169.254", 40000, EST_PORT, SG_TCP_ACK, fe,
-			       sizeof(fe));
-
-		before = global_count(ctx, true, SGBPF_ALLOW_EXEMPT);
-		err = le < 0 ? le : measure(ctx, SGBPF_PROG_TC_INGRESS, fe, le, opt_repeat, true,
-					    &res->exempt_tc);
-		if (!err && global_count(ctx, true, SGBPF_ALLOW_EXEMPT) - before <
-		    (uint64_t)opt_repeat * opt_runs) {
-			fprintf(stderr, "datapath-bench: the metadata-service frame was not allowed "
-				"as exempt\n");
-			err = -EPROTO;
-		}
-	}
 	err = err ?: measure(ctx, SGBPF_PROG_TC_PARSE_ONLY, f, len, opt_repeat, true, &res->parse_tc);
 	err = err ?: measure(ctx, SGBPF_PROG_XDP_PARSE_ONLY, f, len, opt_repeat, true,
 			     &res->parse_xdp);
@@ -437,13 +419,13 @@ int main(int argc, char **argv)
 	printf("\n");
 
 	printf("(a) established TCP flow vs parse-only baseline (same frame)\n");
-	printf("%8s | %9s %9s %9s %6s %7s | %9s %9s %6s %7s\n", "rules", "parse TC",
-	       "exempt TC", "est TC", "ratio", "Mpps", "parse XDP", "est XDP", "ratio", "Mpps");
+	printf("%8s | %9s %9s %6s %7s | %9s %9s %6s %7s\n", "rules", "parse TC",
+	       "est TC", "ratio", "Mpps", "parse XDP", "est XDP", "ratio", "Mpps");
 	for (unsigned i = 0; i < n_rs; i++) {
 		struct result *r = &res[i];
 
-		printf("%8u | %9.0f %9.0f %9.0f %6.2f %7.2f | %9.0f %9.0f %6.2f %7.2f\n",
-		       r->rules, r->parse_tc, r->exempt_tc, r->est_tc, r->est_tc / r->parse_tc,
+		printf("%8u | %9.0f %9.0f %6.2f %7.2f | %9.0f %9.0f %6.2f %7.2f\n",
+		       r->rules, r->parse_tc, r->est_tc, r->est_tc / r->parse_tc,
 		       1e3 / r->est_tc, r->parse_xdp, r->est_xdp, r->est_xdp / r->parse_xdp,
 		       1e3 / r->est_xdp);
 	}

@@ -99,18 +99,84 @@ static __always_inline bool sg_ct_expired(const struct sgbpf_slot_config *cfg,
 					  const struct sgbpf_ct_key *k,
 					  const struct sgbpf_ct_val *v, __u64 now)
 {
-	__u64 to = sg_timeout_ns(cfg, sg_ct_timeout_idx(k->family, k->proto, v->state));
+	/* An unanswered pickup is one packet's word: it lives as briefly as
+	 * an unanswered SYN. */
+	__u32 idx = unlikely(v->ct_flags & SGBPF_CT_F_PICKUP) ? SGBPF_TO_TCP_SYN :
+			sg_ct_timeout_idx(k->family, k->proto, v->state);
 
-	return v->last_seen_ns + to < now;
+	return v->last_seen_ns + sg_timeout_ns(cfg, idx) < now;
 }
 
-/* A confirmed flow belongs in ct_est. */
-static __always_inline bool sg_ct_confirmed(__u8 proto, __u8 state)
+/* A confirmed flow belongs in ct_est: both sides have spoken. */
+static __always_inline bool sg_ct_confirmed(__u8 proto, const struct sgbpf_ct_val *v)
 {
+	__u8 state = v->state;
+
 	if (proto == SG_IPPROTO_TCP)
-		return state == SGBPF_CT_ESTABLISHED || state == SGBPF_CT_FIN_WAIT ||
-		       state == SGBPF_CT_CLOSING;
+		return !(v->ct_flags & SGBPF_CT_F_PICKUP) &&
+		       (state == SGBPF_CT_ESTABLISHED || state == SGBPF_CT_FIN_WAIT ||
+			state == SGBPF_CT_CLOSING);
 	return state == SGBPF_CT_ESTABLISHED;
+}
+
+/*
+ * RST plausibility (RFC 5961 in spirit, the window fixed): a blind attacker
+ * must guess a sequence number within +-SG_CT_RST_WIN of what the receiver
+ * expects, i.e. ~2^15 tries instead of one packet. A legitimate RST that
+ * falls outside (its sender had more than the window in flight) is dropped
+ * and the pod's next segment draws an exact one (seq = the pod's ack).
+ */
+#define SG_CT_RST_WIN 65536u
+
+static __always_inline bool sg_seq_near(__u32 seq, __u32 ref)
+{
+	return seq - ref + SG_CT_RST_WIN <= 2 * SG_CT_RST_WIN;
+}
+
+/*
+ * May this RST (going dir) close the flow? From the pod (outbound): always,
+ * the pod owns its connections. Towards the pod: once the pod acknowledged
+ * something, the RST's sequence number must be near that (the pod's
+ * rcv_nxt). Before (the pod sent only a SYN, RFC 793 SYN-SENT), a RST must
+ * acknowledge exactly the pod's SYN, or, while nothing came from the pod at
+ * all (an inbound SYN not yet answered), be near the remote's own sequence
+ * number. Only the pod's packets write the pod's values, so a remote
+ * attacker can't steer them.
+ */
+static __always_inline bool sg_ct_rst_ok(const struct sgbpf_ct_val *v,
+					 const struct sg_pkt *p, __u8 dir)
+{
+	__u8 known = v->seq_known;
+
+	if (dir == SGBPF_DIR_OUT)
+		return true;
+	if (known & SGBPF_CT_ACK_KNOWN(SGBPF_DIR_OUT))
+		return sg_seq_near(p->tcp_seq, v->ack_last[SGBPF_DIR_OUT]);
+	if (known & SGBPF_CT_SEQ_KNOWN(SGBPF_DIR_OUT))
+		return (p->tcp_flags & SG_TCP_ACK) && p->tcp_ack == v->seq_next[SGBPF_DIR_OUT];
+	return (known & SGBPF_CT_SEQ_KNOWN(SGBPF_DIR_IN)) &&
+	       sg_seq_near(p->tcp_seq, v->seq_next[SGBPF_DIR_IN]);
+}
+
+/* Remember the sequence numbers of a TCP segment that went dir. */
+static __always_inline void sg_ct_seq_update(struct sgbpf_ct_val *v, const struct sg_pkt *p,
+					     __u8 dir)
+{
+	__u32 next = p->tcp_seq + p->tcp_seg_len;
+	bool ack = p->tcp_flags & SG_TCP_ACK;
+
+	/* Constant indexes: with a variable one clang turns the stack
+	 * address arithmetic into an OR, which the verifier refuses. */
+	if (dir == SGBPF_DIR_OUT) {
+		v->seq_next[SGBPF_DIR_OUT] = next;
+		if (ack)
+			v->ack_last[SGBPF_DIR_OUT] = p->tcp_ack;
+	} else {
+		v->seq_next[SGBPF_DIR_IN] = next;
+		if (ack)
+			v->ack_last[SGBPF_DIR_IN] = p->tcp_ack;
+	}
+	v->seq_known |= SGBPF_CT_SEQ_KNOWN(dir) | (ack ? SGBPF_CT_ACK_KNOWN(dir) : 0);
 }
 
 /*
@@ -188,6 +254,7 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
 	k->ep_id = ep_id;
 	k->family = p->family;
 	k->proto = p->inner_proto;
+	k->pad = 0;
 	if (dir == SGBPF_DIR_IN) {
 		__builtin_memcpy(k->local_addr, p->inner_src, 16);
 		__builtin_memcpy(k->remote_addr, p->inner_dst, 16);
@@ -284,7 +351,8 @@ enum sg_ct_result {
 
 /* Advance the flow's state for a packet going dir (state machine of the
  * task notes: SYN_SENT -> SYN_RECV -> ESTABLISHED -> FIN_WAIT/CLOSING,
- * RST -> CLOSED; non-TCP: a packet against the origin confirms). */
+ * plausible RST -> CLOSED; non-TCP: a packet against the origin confirms;
+ * a pickup is confirmed by any non-RST answer). */
 static __always_inline int sg_ct_advance(struct sgbpf_ct_val *v, const struct sg_pkt *p,
 					 __u8 dir)
 {
@@ -300,6 +368,9 @@ static __always_inline int sg_ct_advance(struct sgbpf_ct_val *v, const struct sg
 	}
 
 	if (fl & SG_TCP_RST) {
+		/* A blind RST changes nothing (the caller counts it). */
+		if (!sg_ct_rst_ok(v, p, dir))
+			return SG_CT_INVALID;
 		v->state = SGBPF_CT_CLOSED;
 		return SG_CT_PASS;
 	}
@@ -327,9 +398,13 @@ static __always_inline int sg_ct_advance(struct sgbpf_ct_val *v, const struct sg
 		v->fin_seen |= 1 << (dir & 1);
 		st = v->fin_seen == 3 ? SGBPF_CT_CLOSING : SGBPF_CT_FIN_WAIT;
 	}
-	if (!from_origin)
+	if (!from_origin) {
 		v->seen_reply = 1;
+		/* The other side answered a pickup: a real connection. */
+		v->ct_flags &= ~SGBPF_CT_F_PICKUP;
+	}
 	v->state = st;
+	sg_ct_seq_update(v, p, dir);
 	return SG_CT_PASS;
 }
 
@@ -379,38 +454,43 @@ static __always_inline void sg_ct_promote(const struct sgbpf_ct_key *k,
 
 /*
  * Create the entry of a new, allowed flow (it passed the checks of
- * generation gen, with endpoint settings ep). Confirmed states (mid-stream
- * TCP pickup) go straight to ct_est, falling back to ct_new when it is full.
- * Returns 0 or a negative errno when no table took it.
+ * generation gen, with endpoint settings ep). Every new flow starts in
+ * ct_new, unconfirmed: one packet never earns a never-evicted ct_est entry
+ * (a mid-stream TCP pickup carries SGBPF_CT_F_PICKUP until answered).
+ * Returns 0 or a negative errno when the table did not take it.
  */
-static __always_inline int sg_ct_create(const struct sgbpf_ct_key *k, __u8 state,
-					__u8 dir, __u32 rule_id, __u32 len, __u64 now,
-					__u64 gen, const struct sgbpf_ep_val *ep)
+static __always_inline int sg_ct_create(const struct sgbpf_ct_key *k, const struct sg_pkt *p,
+					__u8 state, __u8 ct_flags, __u8 dir, __u32 rule_id,
+					__u32 len, __u64 now, __u64 gen,
+					const struct sgbpf_ep_val *ep)
 {
 	struct sgbpf_global_stats *g = sg_gstats();
-	struct sgbpf_ct_val v = {};
+	struct sgbpf_ct_val *v;
+	__u32 zero = 0;
 	long err;
 
-	v.created_ns = now;
-	v.last_seen_ns = now;
-	v.packets[dir & 1] = 1;
-	v.bytes[dir & 1] = len;
-	v.rule_id = rule_id;
-	v.state = state;
-	v.origin_dir = dir;
-	sg_ct_vouch(&v, gen, ep);
-
-	if (sg_ct_confirmed(k->proto, state)) {
-		err = bpf_map_update_elem(&ct_est, k, &v, BPF_ANY);
-		if (err == 0) {
-			if (g)
-				g->ct_est_created++;
-			return 0;
-		}
-		if (g)
-			g->ct_est_full++;
+	v = bpf_map_lookup_elem(&ct_scratch, &zero);
+	if (!v)
+		return -12; /* ENOMEM */
+	__builtin_memset(v, 0, sizeof(*v));
+	v->created_ns = now;
+	v->last_seen_ns = now;
+	if (dir == SGBPF_DIR_OUT) {
+		v->packets[SGBPF_DIR_OUT] = 1;
+		v->bytes[SGBPF_DIR_OUT] = len;
+	} else {
+		v->packets[SGBPF_DIR_IN] = 1;
+		v->bytes[SGBPF_DIR_IN] = len;
 	}
-	err = bpf_map_update_elem(&ct_new, k, &v, BPF_ANY);
+	v->rule_id = rule_id;
+	v->state = state;
+	v->origin_dir = dir;
+	v->ct_flags = ct_flags;
+	if (k->proto == SG_IPPROTO_TCP)
+		sg_ct_seq_update(v, p, dir);
+	sg_ct_vouch(v, gen, ep);
+
+	err = bpf_map_update_elem(&ct_new, k, v, BPF_ANY);
 	if (err)
 		return err;
 	if (g)

@@ -99,6 +99,16 @@ struct {
 	__type(value, struct sgbpf_ct_val);
 } ct_est SEC(".maps");
 
+/* Where sg_ct_create() builds a new entry: the value no longer fits the
+ * 512-byte stack beside the rest of sg_judge(). Per CPU, one entry, no
+ * state kept across packets (not pinned, not in the loader's map list). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sgbpf_ct_val);
+} ct_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SGBPF_FRAG_MAX);

@@ -56,11 +56,10 @@ enum sg_frag_kind {
 };
 
 struct sg_pkt {
-	/* Addresses first: 8-byte aligned, so building keys from them copies
-	 * whole words instead of halfwords. */
+	/* Addresses first, and the struct 8-byte aligned (below), so building
+	 * keys from them copies whole words (sg_addr_copy) safely. */
 	__u8  src[16];             /* IPv4 in the first 4 bytes, rest zero   */
 	__u8  dst[16];
-	__u32 l4_off;              /* offset of the L4 header (has_l4)       */
 	__u32 frag_id;             /* IPv4 id or IPv6 fragment id            */
 	__u16 vlan_id;             /* outer in-packet tag's VID, 0 untagged  */
 	__u8  status;              /* enum sg_parse_status                   */
@@ -85,7 +84,13 @@ struct sg_pkt {
 	__u8  l2_bad;              /* Ethernet header or a VLAN tag cut short */
 	__u8  inner_src[16];
 	__u8  inner_dst[16];
-};
+	__u8  hop_limit;           /* IPv4 TTL / IPv6 hop limit (ND: 255)    */
+	__u8  pad;
+	__u16 tcp_seg_len;         /* sequence space used: payload+SYN+FIN,
+				    * capped at 65535 (RST check: +-64 KiB) */
+	__u32 tcp_seq;             /* TCP: host order                        */
+	__u32 tcp_ack;
+} __attribute__((aligned(8)));
 
 static __always_inline bool sg_is_ipv6_ext(__u8 nh)
 {
@@ -168,7 +173,6 @@ static __always_inline int sg_parse_l4(void *data, void *data_end, __u32 off,
 	if (off > SG_MAX_L4_OFF)
 		return SG_PARSE_MALFORMED;
 	l4 = data + off;
-	p->l4_off = off;
 	if (p->proto == SG_IPPROTO_TCP)
 		need = sizeof(struct tcphdr);
 	else if (p->proto == SG_IPPROTO_UDP || sg_is_icmp(p->family, p->proto))
@@ -186,6 +190,14 @@ static __always_inline int sg_parse_l4(void *data, void *data_end, __u32 off,
 		p->sport = th->source;
 		p->dport = th->dest;
 		p->tcp_flags = l4[13];
+		p->tcp_seq = bpf_ntohl(th->seq);
+		p->tcp_ack = bpf_ntohl(th->ack_seq);
+		/* off + doff * 4 <= l3_end is not guaranteed by a hostile
+		 * header: clamp the payload at 0. */
+		need = th->doff * 4;
+		need = off + need < l3_end ? l3_end - off - need : 0;
+		need += (p->tcp_flags & SG_TCP_SYN ? 1 : 0) + (p->tcp_flags & SG_TCP_FIN ? 1 : 0);
+		p->tcp_seg_len = need < 0xffff ? need : 0xffff;
 	} else if (p->proto == SG_IPPROTO_UDP) {
 		struct udphdr *uh = (void *)l4;
 
@@ -230,6 +242,7 @@ static __always_inline int sg_parse_ipv4(void *data, void *data_end, __u32 pkt_l
 
 	p->family = SGBPF_AF_V4;
 	p->proto = ip->protocol;
+	p->hop_limit = ip->ttl;
 	__builtin_memcpy(p->src, &ip->saddr, 4);
 	__builtin_memcpy(p->dst, &ip->daddr, 4);
 
@@ -259,6 +272,7 @@ static __always_inline int sg_parse_ipv6(void *data, void *data_end, __u32 pkt_l
 		return SG_PARSE_MALFORMED;
 
 	p->family = SGBPF_AF_V6;
+	p->hop_limit = ip6->hop_limit;
 	__builtin_memcpy(p->src, &ip6->saddr, 16);
 	__builtin_memcpy(p->dst, &ip6->daddr, 16);
 	nh = ip6->nexthdr;

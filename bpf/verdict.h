@@ -5,12 +5,15 @@
  * see why above it) decides and accounts. Order per packet (task notes /
  * spec sections 2-4):
  *   parse -> interface -> policy slot (read once) -> ARP / not IP / malformed
- *   -> neighbour discovery -> conntrack READ (an established flow whose
- *   entry vouches for this generation's source check stops here) -> source
- *   and destination check, endpoint policy (fail closed) and MAC (before
- *   any conntrack or fragment write) -> DHCP -> conntrack (tracked traffic
- *   stops here) -> exempt / standard mode -> later fragments -> ICMP errors
- *   -> rules -> new flow.
+ *   -> conntrack READ (an established flow whose entry vouches for this
+ *   generation's source check stops here) -> source and destination check,
+ *   endpoint policy (fail closed) and MAC (before any conntrack or fragment
+ *   write; ND and on-link DHCP may use a local address the pod does not
+ *   own) -> neighbour discovery (hop limit 255, on-link) -> DHCP (server on
+ *   the link) -> conntrack (tracked traffic stops here) -> exempt (outbound
+ *   only, tracked) / standard mode -> later fragments -> ICMP errors (outer
+ *   destination = embedded source) -> rules (replies of untracked flows
+ *   untracked) -> new flow (always unconfirmed, in ct_new).
  * sg_decide() only decides; sg_account() counts, remembers first-fragment
  * verdicts and emits the event, once, at the end.
  */
@@ -66,14 +69,119 @@ static __always_inline bool sg_is_dhcp(const struct sg_pkt *p, __u8 dir)
 	return sp == server && dp == client;
 }
 
-/* Addresses a DHCP client uses before (or besides) its own: 0.0.0.0 and
- * 255.255.255.255 for v4, link-local for v6. */
-static __always_inline bool sg_dhcp_client_addr(__u8 family, const __u8 *a)
+static __always_inline bool sg_v6_link_local(const __u8 *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+/* ff02::/16: link-scope multicast (all-nodes, all-routers, solicited-node,
+ * All_DHCP_Relay_Agents_and_Servers). */
+static __always_inline bool sg_v6_mcast_link(const __u8 *a)
+{
+	return a[0] == 0xff && a[1] == 0x02;
+}
+
+static __always_inline bool sg_addr_zero(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return (w[0] | w[1] | w[2] | w[3]) == 0;
+}
+
+/* Byte-wise: one side may be sg_pkt's unaligned inner_src. */
+static __always_inline bool sg_addr_eq(const __u8 *a, const __u8 *b)
+{
+	__u8 d = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 16; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+static __always_inline bool sg_v4_bcast(const __u8 *a)
+{
+	return a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255;
+}
+
+/* A DHCP client's address when it is not (yet) its own: the source 0.0.0.0
+ * of a DISCOVER/REQUEST, the broadcast destination of an OFFER/ACK; for v6
+ * its link-local address either way. local: the packet's local address. */
+static __always_inline bool sg_dhcp_client_addr(__u8 family, __u8 dir, const __u8 *a)
 {
 	if (family == SGBPF_AF_V4)
-		return (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0) ||
-		       (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255);
-	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+		return dir == SGBPF_DIR_OUT ? sg_addr_zero(a) : sg_v4_bcast(a);
+	return sg_v6_link_local(a);
+}
+
+/*
+ * Is the DHCP exemption's other end a DHCP server (or relay) on this link?
+ * v4: the client sends to the broadcast address, a node address or an
+ * exempt address; servers answer from a link-local, node or exempt address.
+ * v6: the client sends to ff02::1:2, servers answer from link-local. DHCP
+ * to or from anywhere else is ordinary traffic, judged by the rules.
+ */
+static __always_inline bool sg_dhcp_peer_ok(__u32 slot, __u8 family, __u8 dir,
+					    const __u8 *remote)
+{
+	if (family == SGBPF_AF_V6) {
+		if (dir == SGBPF_DIR_IN)
+			return sg_v6_link_local(remote);
+		/* ff02::1:2 */
+		return sg_v6_mcast_link(remote) && remote[13] == 1 && remote[15] == 2 &&
+		       !(remote[2] | remote[3] | remote[4] | remote[5] | remote[6] |
+			 remote[7] | remote[8] | remote[9] | remote[10] | remote[11] |
+			 remote[12] | remote[14]);
+	}
+	if (dir == SGBPF_DIR_OUT ? sg_v4_bcast(remote) :
+				   remote[0] == 169 && remote[1] == 254)
+		return true;
+	return sg_addr_lookup(&node_addrs, slot, family, remote) ||
+	       sg_exempt(slot, family, remote);
+}
+
+/* ICMPv6 133-137: router/neighbour solicitation and advertisement, redirect. */
+static __always_inline bool sg_is_nd(const struct sg_pkt *p)
+{
+	return p->family == SGBPF_AF_V6 && p->proto == SG_IPPROTO_ICMPV6 && p->has_l4 &&
+	       p->icmp_type >= 133 && p->icmp_type <= 137;
+}
+
+/* ND's local address when the pod does not own it: its link-local address;
+ * outbound also :: (RS, and NS for duplicate address detection); inbound
+ * also link-scope multicast (solicited-node, all-nodes). */
+static __always_inline bool sg_nd_local_ok(const struct sg_pkt *p, __u8 dir,
+					   const __u8 *local)
+{
+	if (sg_v6_link_local(local))
+		return true;
+	if (dir == SGBPF_DIR_OUT)
+		return (p->icmp_type == 133 || p->icmp_type == 135) && sg_addr_zero(local);
+	return sg_v6_mcast_link(local);
+}
+
+/*
+ * ND is not subject to rules (spec 4.2), but only real ND: hop limit 255
+ * (RFC 4861: never forwarded), its other end on this link (link-local,
+ * link-scope multicast, the node, or :: for DAD inbound), and no router
+ * messages (RA, redirect) from a pod. Anything else would be a channel past
+ * the rules.
+ */
+static __always_inline bool sg_nd_ok(__u32 slot, const struct sg_pkt *p, __u8 dir,
+				     const __u8 *remote)
+{
+	if (p->hop_limit != 255)
+		return false;
+	if (dir == SGBPF_DIR_OUT) {
+		if (p->icmp_type == 134 || p->icmp_type == 137)
+			return false;
+		if (sg_v6_link_local(remote) || sg_v6_mcast_link(remote))
+			return true;
+	} else if (sg_v6_link_local(remote) || sg_addr_zero(remote)) {
+		return true;
+	}
+	return sg_addr_lookup(&node_addrs, slot, SGBPF_AF_V6, remote) != NULL;
 }
 
 /* The port the flow's first packet was judged on (strict re-evaluation). */
@@ -148,8 +256,10 @@ static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict 
 	if (unlikely(flags & SGBPF_CFG_STRICT_REEVAL) &&
 	    !sg_rule_lookup(slot, cv->origin_dir & 1, ck->family, v->ep_id, ck->remote_addr,
 			    ck->proto, sg_origin_port(ck, cv), NULL)) {
-		/* Traffic the exempt list (or standard mode) allows needs no rule. */
-		if (sg_exempt(slot, p->family, ck->remote_addr))
+		/* Traffic the exempt list (or standard mode) allows needs no rule.
+		 * The exempt list covers what the pod sends: only flows the pod
+		 * opened. */
+		if (cv->origin_dir == SGBPF_DIR_OUT && sg_exempt(slot, p->family, ck->remote_addr))
 			return sg_allow(v, SGBPF_ALLOW_EXEMPT) + 1;
 		if ((flags & SGBPF_CFG_MODE_STANDARD) &&
 		    sg_unmanaged(slot, p->family, ck->remote_addr))
@@ -169,7 +279,7 @@ static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict 
 		sg_ct_account(cv, dir, v->pkt_len, now);
 		state = cv->state;
 		v->ct_state = state;
-		if (!in_est && sg_ct_confirmed(ck->proto, state))
+		if (!in_est && sg_ct_confirmed(ck->proto, cv))
 			sg_ct_promote(ck, cv);
 		return sg_allow(v, SGBPF_ALLOW_TRACKED) + 1;
 	}
@@ -190,8 +300,9 @@ static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict 
  * checks (sg_ct_vouches) costs one conntrack lookup and nothing else; any
  * other packet takes the full check first, as if the read had not happened.
  * The exempt list, standard mode, fragments, ICMP errors and the rules only
- * run for packets of no tracked flow. Exempt and unmanaged traffic never
- * creates entries, so finding its flow first changes nothing.
+ * run for packets of no tracked flow. Outbound exempt traffic creates an
+ * entry (rule SGBPF_RULE_NONE) so its replies pass as tracked; unmanaged
+ * traffic never does.
  */
 static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *v,
 				     const struct sgbpf_slot_config *cfg, __u64 now)
@@ -202,8 +313,8 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	struct sgbpf_port_val *pv;
 	struct sgbpf_ct_val *cv = NULL;
 	__u32 slot = v->slot, ep_id = v->ep_id, flags = cfg->flags;
-	__u8 dir = v->dir, state, stale = 0;
-	bool dhcp, icmp_err = false, eligible, in_est = false, zero = false, want_zero;
+	__u8 dir = v->dir, state, stale = 0, reason, ctf = 0;
+	bool dhcp, nd, icmp_err = false, eligible, in_est = false, zero = false, want_zero;
 	const __u8 *local, *remote;
 	__u16 port;
 
@@ -219,11 +330,6 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	default:
 		return sg_drop(v, SGBPF_DROP_MALFORMED);
 	}
-
-	/* Neighbour discovery (RS, RA, NS, NA, redirect): not subject to SGs. */
-	if (p->family == SGBPF_AF_V6 && p->proto == SG_IPPROTO_ICMPV6 && p->has_l4 &&
-	    p->icmp_type >= 133 && p->icmp_type <= 137)
-		return sg_allow(v, SGBPF_ALLOW_NEIGH);
 
 	if (dir == SGBPF_DIR_OUT) {
 		local = p->src;
@@ -262,14 +368,20 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	 * address of ep_id in this slot means ep_id's policy is in place; any
 	 * other outcome looks ep_config up, and a missing one fails closed
 	 * (NO_POLICY) whatever the addresses say. */
+	/* DHCP with a server on this link and neighbour discovery are the
+	 * only traffic whose local address may be one the pod does not own
+	 * (a client's 0.0.0.0, link-local, ...): see sg_dhcp_client_addr and
+	 * sg_nd_local_ok. */
+	dhcp = (flags & SGBPF_CFG_EXEMPT_DHCP) && sg_is_dhcp(p, dir) &&
+	       sg_dhcp_peer_ok(slot, p->family, dir, remote);
+	nd = sg_is_nd(p);
 	av = sg_addr_lookup(&ep_addrs, slot, p->family, local);
 	if (unlikely(!av || av->ep_id != ep_id)) {
-		dhcp = (flags & SGBPF_CFG_EXEMPT_DHCP) && sg_is_dhcp(p, dir) &&
-		       sg_dhcp_client_addr(p->family, local);
 		ep = sg_ep_config(slot, ep_id);
 		if (!ep)
 			return sg_drop(v, SGBPF_DROP_NO_POLICY);
-		if (!dhcp)
+		if (!(dhcp && sg_dhcp_client_addr(p->family, dir, local)) &&
+		    !(nd && sg_nd_local_ok(p, dir, local)))
 			return sg_drop(v, dir == SGBPF_DIR_OUT ? SGBPF_DROP_SPOOF_SRC :
 							    SGBPF_DROP_WRONG_DST);
 	}
@@ -281,10 +393,18 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 		if ((ep->flags & SGBPF_EP_HAS_MAC) && !sg_mac_eq(p->eth_src, ep->mac))
 			return sg_drop(v, SGBPF_DROP_SPOOF_MAC);
 	}
+	/* Neighbour discovery (spec 4.2), once the addresses passed: never
+	 * conntrack material, so nothing above read an entry for it. */
+	if (nd) {
+		if (!sg_nd_ok(slot, p, dir, remote))
+			return sg_drop(v, SGBPF_DROP_ND_INVALID);
+		return sg_allow(v, SGBPF_ALLOW_NEIGH);
+	}
 	/* DHCP is exempt before anything uses conntrack under its (possibly
-	 * unassigned) client address. No entry of a DHCP tuple is ever
-	 * vouched for while the exemption is on: all its packets stop here. */
-	if ((flags & SGBPF_CFG_EXEMPT_DHCP) && sg_is_dhcp(p, dir))
+	 * unassigned) client address. No entry of an exempt DHCP tuple is
+	 * ever vouched for while the exemption is on: all its packets stop
+	 * here. */
+	if (dhcp)
 		return sg_allow(v, SGBPF_ALLOW_EXEMPT);
 
 	/* Tracked traffic the fast path could not take (the flow's first
@@ -302,8 +422,16 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 			return 0;
 	}
 
-	if (sg_exempt(slot, p->family, remote))
-		return sg_allow(v, SGBPF_ALLOW_EXEMPT);
+	/* The exempt list is where the pod may always send (spec 4.1); what
+	 * comes back is a reply of that tracked flow, and anything else from
+	 * those addresses is judged like any other traffic. */
+	if (dir == SGBPF_DIR_OUT && sg_exempt(slot, p->family, remote)) {
+		/* (ep is set for outbound packets; the verifier can't tell) */
+		if (!ep)
+			return sg_drop(v, SGBPF_DROP_NO_POLICY);
+		reason = SGBPF_ALLOW_EXEMPT;
+		goto track;
+	}
 	if ((flags & SGBPF_CFG_MODE_STANDARD) && sg_unmanaged(slot, p->family, remote))
 		return sg_allow(v, SGBPF_ALLOW_UNMANAGED);
 
@@ -334,12 +462,16 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	 * traffic (PMTUD); with the flag off they are judged by the rules. */
 	if (p->has_l4 && sg_is_icmp(p->family, p->proto) &&
 	    sg_icmp_is_error(p->family, p->icmp_type)) {
-		struct sgbpf_ct_key ek = {};
-
 		icmp_err = true;
-		if ((flags & SGBPF_CFG_ICMP_RELATED) &&
-		    sg_ct_key_of_icmp_error(p, ep_id, dir, &ek) == 0) {
-			cv = sg_ct_lookup(cfg, &ek, now, &in_est);
+		/* As nf_conntrack_inet_error: the error goes back to whoever
+		 * sent the packet it quotes (outer destination == embedded
+		 * source), so it can't carry a tracked tuple anywhere else. */
+		if ((flags & SGBPF_CFG_ICMP_RELATED) && p->inner_ok &&
+		    sg_addr_eq(p->dst, p->inner_src) &&
+		    sg_ct_key_of_icmp_error(p, ep_id, dir, &ck) == 0) {
+			/* ck is free: an ICMP error is no conntrack material
+			 * of its own (not eligible), and the stack is tight. */
+			cv = sg_ct_lookup(cfg, &ck, now, &in_est);
 			if (cv) {
 				v->rule_id = cv->rule_id;
 				v->ct_state = cv->state;
@@ -367,31 +499,52 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	/* /0 rule here and an all-ports /0 rule the other way: untracked. */
 	if (want_zero && zero)
 		return sg_allow(v, SGBPF_ALLOW_UNTRACKED);
+	/* The reply of such a flow (e.g. the pod's SYN+ACK to an untracked
+	 * SYN) is untracked too (spec 3.4: the reverse rule allows it): this
+	 * direction has an all-ports /0 rule, and a /0 rule the other way
+	 * allows the packet turned around. An entry here would outlive the
+	 * rules that make the flow untracked. */
+	if ((p->proto == SG_IPPROTO_TCP || p->proto == SG_IPPROTO_UDP) &&
+	    (ep->flags & SGBPF_EP_UNTRACK_BIT(dir ^ 1, p->family,
+					      p->proto == SG_IPPROTO_UDP))) {
+		zero = false;
+		if (sg_rule_lookup(slot, dir ^ 1, p->family, ep_id, remote, p->proto,
+				   bpf_ntohs(p->sport), &zero) && zero)
+			return sg_allow(v, SGBPF_ALLOW_UNTRACKED);
+	}
+	reason = SGBPF_ALLOW_RULE;
 
+track:
 	if (!eligible)
-		return sg_allow(v, SGBPF_ALLOW_RULE);
+		return sg_allow(v, reason);
 	if (p->proto == SG_IPPROTO_TCP) {
 		__u8 fl = p->tcp_flags;
 
 		/* An allowed RST has no connection to track. */
 		if (fl & SG_TCP_RST)
-			return sg_allow(v, SGBPF_ALLOW_RULE);
+			return sg_allow(v, reason);
 		/* Bare SYN opens; anything else is a connection that predates
-		 * us (restart, policy attached late): pick it up established. */
-		state = (fl & (SG_TCP_SYN | SG_TCP_ACK)) == SG_TCP_SYN ?
-			SGBPF_CT_SYN_SENT : SGBPF_CT_ESTABLISHED;
+		 * us (restart, policy attached late): picked up, but only
+		 * confirmed (ct_est) once the other side answers. */
+		if ((fl & (SG_TCP_SYN | SG_TCP_ACK)) == SG_TCP_SYN) {
+			state = SGBPF_CT_SYN_SENT;
+		} else {
+			state = SGBPF_CT_ESTABLISHED;
+			ctf = SGBPF_CT_F_PICKUP;
+		}
 	} else if (sg_is_icmp(p->family, p->proto)) {
 		/* Only an echo request opens an echo flow. */
 		if (!sg_icmp_is_echo_request(p->family, p->icmp_type))
-			return sg_allow(v, SGBPF_ALLOW_RULE);
+			return sg_allow(v, reason);
 		state = SGBPF_CT_NEW;
 	} else {
 		state = SGBPF_CT_NEW;
 	}
-	if (sg_ct_create(&ck, state, dir, v->rule_id, v->pkt_len, now, v->generation, ep))
+	if (sg_ct_create(&ck, p, state, ctf, dir, v->rule_id, v->pkt_len, now, v->generation,
+			 ep))
 		return sg_drop(v, SGBPF_DROP_CT_FULL);
 	v->ct_state = state;
-	return sg_allow(v, SGBPF_ALLOW_RULE);
+	return sg_allow(v, reason);
 }
 
 static __always_inline void sg_account(struct sg_verdict *v, const struct sg_pkt *p,

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define SGBPF_LAYOUT_VERSION 1
+#define SGBPF_LAYOUT_VERSION 2
 
 /* ---- capacities (map max_entries) ------------------------------------- */
 #define SGBPF_MAX_ENDPOINTS   1024     /* endpoint ids are 0..MAX-1          */
@@ -97,6 +97,7 @@ enum sgbpf_drop_reason {
 	SGBPF_DROP_EXTHDR_LIMIT,     /* IPv6 extension chain beyond the bound */
 	SGBPF_DROP_ICMP_UNRELATED,   /* ICMP error about no tracked flow      */
 	SGBPF_DROP_STRICT_REEVAL,    /* tracked flow no longer allowed (strict re-evaluation) */
+	SGBPF_DROP_ND_INVALID,       /* ICMPv6 133-137 not valid ND (hop limit, addresses) or a router message from a pod */
 	SGBPF_DROP_REASON_MAX,
 };
 
@@ -199,9 +200,23 @@ struct sgbpf_ct_val {
 	__u8  ep_mac[6];
 	__u8  check_flags;         /* SGBPF_CT_CHECKED*                    */
 	__u8  pad;
+	/* TCP: per direction, the sequence number after the last segment sent
+	 * that way and the last acknowledgement number sent that way, so an
+	 * RST towards the pod is accepted only near what the pod expects. */
+	__u32 seq_next[SGBPF_DIR_MAX];
+	__u32 ack_last[SGBPF_DIR_MAX];
+	__u8  seq_known;           /* SGBPF_CT_SEQ_KNOWN / _ACK_KNOWN bits  */
+	__u8  ct_flags;            /* SGBPF_CT_F_*                          */
+	__u8  pad2[6];
 };
 #define SGBPF_CT_CHECKED         (1u << 0) /* checked_gen is valid             */
 #define SGBPF_CT_CHECKED_MAC     (1u << 1) /* the endpoint had a MAC: ep_mac   */
+#define SGBPF_CT_SEQ_KNOWN(dir)  (1u << ((dir) & 1))       /* seq_next[dir] set */
+#define SGBPF_CT_ACK_KNOWN(dir)  (1u << (2 + ((dir) & 1))) /* ack_last[dir] set */
+/* A TCP flow picked up mid-stream (first packet not a bare SYN) that the
+ * other side has not answered yet: it stays in ct_new with the TCP_SYN
+ * timeout, whatever its state says, and moves to ct_est on the answer. */
+#define SGBPF_CT_F_PICKUP        (1u << 0)
 
 /* frags: first-fragment verdicts, so later fragments follow them. */
 struct sgbpf_frag_key {

@@ -349,6 +349,31 @@ static bool ep_owns(const struct sg_endpoint *e, uint8_t family, const uint8_t *
 	return false;
 }
 
+static bool v6_link_local(const uint8_t *a)
+{
+	return a[0] == 0xfe && (a[1] & 0xc0) == 0x80;
+}
+
+static bool v6_mcast_link(const uint8_t *a)
+{
+	return a[0] == 0xff && a[1] == 0x02;
+}
+
+static bool v6_unspecified(const uint8_t *a)
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(a, zero, 16);
+}
+
+static bool node_owns(const struct sg_policy *p, uint8_t family, const uint8_t *addr)
+{
+	for (size_t i = 0; i < p->node.n_addrs; i++)
+		if (addr_eq(&p->node.addrs[i], family, addr))
+			return true;
+	return false;
+}
+
 static void set(struct ref_verdict *v, bool allow, int reason)
 {
 	v->allow = allow;
@@ -362,9 +387,36 @@ void ref_eval(struct ref_model *m, const struct ref_pkt *k, struct ref_verdict *
 	struct match_ctx mc = { .p = p, .k = k };
 	struct ref_ct key, *c;
 
-	/* Spec 4.2: neighbour discovery is not subject to rules. */
-	if (k->family == SGBPF_AF_V6 && k->proto == 58 && k->icmp_type >= 133 &&
-	    k->icmp_type <= 137) {
+	bool nd = k->family == SGBPF_AF_V6 && k->proto == 58 && k->icmp_type >= 133 &&
+		  k->icmp_type <= 137;
+
+	/* Spec 4.2 with RFC 4861: neighbour discovery is not subject to rules,
+	 * but it is link-local traffic: the pod's end may be its link-local
+	 * address (or :: for RS / DAD, a link multicast group inbound); the
+	 * other end must be on the link (link-local, link multicast, the node;
+	 * :: inbound); hop limit 255; a pod sends no RA (134) or redirect (137). */
+	if (nd) {
+		const uint8_t *local = local_of(k), *remote = remote_of(k);
+		bool out = k->dir == SGBPF_DIR_OUT, local_ok, remote_ok;
+
+		local_ok = ep_owns(e, k->family, local) || v6_link_local(local) ||
+			   (out ? (k->icmp_type == 133 || k->icmp_type == 135) &&
+				  v6_unspecified(local) : v6_mcast_link(local));
+		if (!local_ok) {
+			set(v, false, out ? SGBPF_DROP_SPOOF_SRC : SGBPF_DROP_WRONG_DST);
+			return;
+		}
+		if (out && e->has_mac && memcmp(e->mac, k->src_mac, 6)) {
+			set(v, false, SGBPF_DROP_SPOOF_MAC);
+			return;
+		}
+		remote_ok = v6_link_local(remote) || node_owns(p, k->family, remote) ||
+			    (out ? v6_mcast_link(remote) : v6_unspecified(remote));
+		if (k->hop_limit != 255 || !remote_ok ||
+		    (out && (k->icmp_type == 134 || k->icmp_type == 137))) {
+			set(v, false, SGBPF_DROP_ND_INVALID);
+			return;
+		}
 		set(v, true, SGBPF_ALLOW_NEIGH);
 		return;
 	}
@@ -382,10 +434,6 @@ void ref_eval(struct ref_model *m, const struct ref_pkt *k, struct ref_verdict *
 		set(v, false, SGBPF_DROP_WRONG_DST);
 		return;
 	}
-	if (exempt_has(p, k->family, remote_of(k))) {
-		set(v, true, SGBPF_ALLOW_EXEMPT);
-		return;
-	}
 	/* Spec 3.1/3.2: replies (and later packets) of a tracked flow. */
 	ct_key_of(k, &key);
 	c = ct_find(m, &key);
@@ -394,6 +442,12 @@ void ref_eval(struct ref_model *m, const struct ref_pkt *k, struct ref_verdict *
 			struct match_ctx oc = { .p = p, .k = &c->first };
 
 			each_rule(p, k->ep, c->first.dir == SGBPF_DIR_OUT, match_fn, &oc);
+			/* A flow the pod opened to an exempt address needs no rule. */
+			if (!oc.any && c->first.dir == SGBPF_DIR_OUT &&
+			    exempt_has(p, k->family, remote_of(&c->first))) {
+				set(v, true, SGBPF_ALLOW_EXEMPT);
+				return;
+			}
 			if (!oc.any) {
 				set(v, false, SGBPF_DROP_STRICT_REEVAL);
 				return;
@@ -401,6 +455,13 @@ void ref_eval(struct ref_model *m, const struct ref_pkt *k, struct ref_verdict *
 		}
 		set(v, true, SGBPF_ALLOW_TRACKED);
 		return;
+	}
+	/* Spec 4.1: the pod may always send to the exempt list; the flow is
+	 * tracked so its replies come back. Inbound from those addresses is
+	 * judged like anything else. */
+	if (k->dir == SGBPF_DIR_OUT && exempt_has(p, k->family, remote_of(k))) {
+		set(v, true, SGBPF_ALLOW_EXEMPT);
+		goto track;
 	}
 	/* Spec 2.1-2.5: a new flow needs a rule of its direction. */
 	each_rule(p, k->ep, k->dir == SGBPF_DIR_OUT, match_fn, &mc);
@@ -418,13 +479,35 @@ void ref_eval(struct ref_model *m, const struct ref_pkt *k, struct ref_verdict *
 			return;
 		}
 	}
+	/* Spec 3.4, the replies: the packet turned around would be a flow the
+	 * other way allowed by a /0 rule, and this direction allows every port
+	 * of the protocol to /0 -- it answers an untracked flow, and is
+	 * untracked too. */
+	if (k->proto == 6 || k->proto == 17) {
+		struct ref_pkt r = *k;
+		struct match_ctx rm = { .p = p, .k = &r };
+		struct reverse_ctx rc = { .p = p, .family = k->family, .proto = k->proto };
+
+		r.dir = !k->dir;
+		memcpy(r.src, k->dst, 16);
+		memcpy(r.dst, k->src, 16);
+		r.sport = k->dport;
+		r.dport = k->sport;
+		each_rule(p, k->ep, r.dir == SGBPF_DIR_OUT, match_fn, &rm);
+		if (rm.zero && each_rule(p, k->ep, k->dir == SGBPF_DIR_OUT, reverse_fn, &rc)) {
+			set(v, true, SGBPF_ALLOW_UNTRACKED);
+			return;
+		}
+	}
+	set(v, true, SGBPF_ALLOW_RULE);
+track:
 	/* A flow starts with its first packet; an ICMP message other than an
 	 * echo request (an unsolicited echo reply, a timestamp, ...) is allowed
-	 * by its rule but opens nothing that could admit a later request. */
-	if ((k->proto == 1 || k->proto == 58) && !is_echo_request(k)) {
-		set(v, true, SGBPF_ALLOW_RULE);
+	 * but opens nothing that could admit a later request; nor does a RST. */
+	if ((k->proto == 1 || k->proto == 58) && !is_echo_request(k))
 		return;
-	}
+	if (k->proto == 6 && (k->tcp_flags & 0x04))
+		return;
 	if (m->n_ct == m->cap_ct) {
 		m->cap_ct = m->cap_ct ? m->cap_ct * 2 : 256;
 		m->ct = realloc(m->ct, m->cap_ct * sizeof(*m->ct));
@@ -433,5 +516,4 @@ void ref_eval(struct ref_model *m, const struct ref_pkt *k, struct ref_verdict *
 	}
 	key.first = *k;
 	m->ct[m->n_ct++] = key;
-	set(v, true, SGBPF_ALLOW_RULE);
 }

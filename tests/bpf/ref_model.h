@@ -7,11 +7,13 @@
  * tables -- and keeps its own conntrack dictionary, so the datapath can be
  * checked against it packet by packet (tests/bpf/test_diff.c).
  *
- * Covered: neighbour discovery, the source/destination check (addresses and
- * MAC), the exempt list, conntrack keyed per endpoint (TCP/UDP 5-tuple, ICMP
+ * Covered: neighbour discovery (RFC 4861 validity: hop limit 255, on-link
+ * addresses, no router messages from a pod), the source/destination check
+ * (addresses and MAC), the exempt list (what the pod sends; its replies are
+ * tracked), conntrack keyed per endpoint (TCP/UDP 5-tuple, ICMP
  * echo by id, other protocols by address pair), untracked /0 flows, rule
  * union per direction and family, referenced groups, prefix lists, strict
- * re-evaluation. ICMP state starts with an echo request only: an echo reply
+ * re-evaluation, replies of untracked flows untracked too. ICMP state starts with an echo request only: an echo reply
  * or other ICMP message with no entry is judged by the rules and opens
  * nothing. A /0 for the untracked rule (spec 3.4) is a /0 CIDR or a prefix
  * list holding a /0 entry, on either side. Not covered (the dedicated suites test them): time,
@@ -38,6 +40,7 @@ struct ref_pkt {
 	uint8_t tcp_flags;
 	uint8_t icmp_type, icmp_code;
 	uint16_t icmp_id;
+	uint8_t hop_limit;         /* IPv6 hop limit (ND must have 255)        */
 };
 
 struct ref_verdict {

@@ -146,9 +146,10 @@ static void test_fail_closed(void)
 	TH_DROP(&t, 99, OUT, &s, SGBPF_DROP_NO_POLICY);
 	th_ep_stats(&t, 99, &st);
 	CU_ASSERT_EQUAL(st.drops_by_reason[SGBPF_DROP_NO_POLICY], 3);
-	/* ND still passes. */
+	/* ND too: it is only exempt from rules once the addresses pass. */
 	th_icmp(&s, V6, "fe80::1", "ff02::1", 135, 0, 0);
-	TH_ALLOW(&t, 99, IN, &s, SGBPF_ALLOW_NEIGH);
+	s.ttl = 255;
+	TH_DROP(&t, 99, IN, &s, SGBPF_DROP_NO_POLICY);
 
 	/* Unknown interface (VLAN nobody maps): passed and counted. */
 	th_global_stats(&t, &g0);

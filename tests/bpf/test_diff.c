@@ -279,6 +279,27 @@ static void flow_packet(struct flow *f, bool orig, struct sg_pkt_spec *s, struct
 	k->icmp_type = s->icmp_type;
 	k->icmp_code = s->icmp_code;
 	k->icmp_id = s->icmp_id;
+	k->hop_limit = s->ttl;
+}
+
+/* Neighbour discovery with a random mix of valid and invalid hop limits
+ * and addresses (link-local, link multicast, ::, global). */
+static void nd_packet(struct sg_pkt_spec *s, struct ref_pkt *k)
+{
+	static const char *const locals[] = { NULL, "fe80::10", "::", "ff02::1:ff00:10" };
+	static const char *const remotes[] = { NULL, "fe80::1", "ff02::1", "ff02::2", "::" };
+	const char *l = locals[rnd(4)], *r = remotes[rnd(5)];
+	uint8_t *ls = k->dir == OUT ? s->src : s->dst, *rs = k->dir == OUT ? s->dst : s->src;
+
+	s->icmp_type = k->icmp_type = (uint8_t)(133 + rnd(5));
+	if (l)
+		memcpy(ls, tp_addr(l).addr, 16);
+	if (r)
+		memcpy(rs, tp_addr(r).addr, 16);
+	s->ttl = rnd(4) ? 255 : 64;
+	memcpy(k->src, s->src, 16);
+	memcpy(k->dst, s->dst, 16);
+	k->hop_limit = s->ttl;
 }
 
 static void describe(const struct ref_pkt *k, char *buf, size_t len)
@@ -423,7 +444,7 @@ static void test_differential(void)
 				memcpy(nd.local, tp_addr(ep_v6[nd.ep]).addr, 16);
 				flow_packet(&nd, true, &s, &k);
 				if (rnd(2)) {
-					s.icmp_type = k.icmp_type = (uint8_t)(133 + rnd(5));
+					nd_packet(&s, &k);
 				} else {
 					memcpy(k.dir == OUT ? s.dst : s.src,
 					       tp_addr("fd00:ec2::254").addr, 16);

@@ -227,7 +227,11 @@ static void test_arp_and_nd(void)
 		TH_ALLOW(&t, c, IN, &s, SGBPF_ALLOW_NEIGH);
 		th_icmp(&s, V6, "fe80::12", "ff02::2", (uint8_t)nd[i], 0, 0);
 		s.ttl = 255;
-		TH_ALLOW(&t, c, OUT, &s, SGBPF_ALLOW_NEIGH);
+		/* A pod is no router: no RA, no redirect. */
+		if (nd[i] == 134 || nd[i] == 137)
+			TH_DROP(&t, c, OUT, &s, SGBPF_DROP_ND_INVALID);
+		else
+			TH_ALLOW(&t, c, OUT, &s, SGBPF_ALLOW_NEIGH);
 	}
 	/* 138 (router renumbering) and echo are ordinary ICMPv6. */
 	th_icmp(&s, V6, "fd00:1::1", "fd00::12", 138, 0, 0);
@@ -259,8 +263,12 @@ static void test_exempt_defaults(void)
 	for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
 		th_tcp(&s, V4, "10.0.5.12", v4[i], 40000, 80, SG_TCP_SYN);
 		TH_ALLOW(&t, c, OUT, &s, SGBPF_ALLOW_EXEMPT);
+		/* The reply belongs to the flow the pod opened. */
 		th_tcp(&s, V4, v4[i], "10.0.5.12", 80, 40000, SG_TCP_SYN | SG_TCP_ACK);
-		TH_ALLOW(&t, c, IN, &s, SGBPF_ALLOW_EXEMPT);
+		TH_ALLOW(&t, c, IN, &s, SGBPF_ALLOW_TRACKED);
+		/* A flow the exempt address opens is judged by the rules. */
+		th_tcp(&s, V4, v4[i], "10.0.5.12", 80, 40001, SG_TCP_SYN);
+		TH_DROP(&t, c, IN, &s, SGBPF_DROP_NO_RULE);
 	}
 	th_udp(&s, V6, "fd00::12", "fd00:ec2::254", 40000, 80);
 	TH_ALLOW(&t, c, OUT, &s, SGBPF_ALLOW_EXEMPT);
@@ -271,8 +279,9 @@ static void test_exempt_defaults(void)
 	TH_DROP(&t, c, OUT, &s, SGBPF_DROP_NO_RULE);
 	th_udp(&s, V6, "fd00::12", "fd00:ec2::255", 40000, 80);
 	TH_DROP(&t, c, OUT, &s, SGBPF_DROP_NO_RULE);
-	/* Exempt traffic leaves no conntrack entry. */
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 0);
+	/* One entry per exempt flow the pod opened (5 TCP, 1 UDP), none for
+	 * what was dropped. */
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 6);
 	th_close(&t);
 	sg_policy_free(&p);
 }
@@ -293,8 +302,9 @@ static void test_exempt_list_replaced(void)
 
 	th_udp(&s, V4, "10.0.5.12", "192.0.2.77", 40000, 9);
 	TH_ALLOW(&t, c, OUT, &s, SGBPF_ALLOW_EXEMPT);
+	/* Inbound from an exempt address is not exempt (it has no flow). */
 	th_udp(&s, V6, "2001:db8:e:1::1", "fd00::12", 9, 40000);
-	TH_ALLOW(&t, c, IN, &s, SGBPF_ALLOW_EXEMPT);
+	TH_DROP(&t, c, IN, &s, SGBPF_DROP_NO_RULE);
 	th_tcp(&s, V4, "10.0.5.12", "169.254.169.254", 40000, 80, SG_TCP_SYN);
 	TH_DROP(&t, c, OUT, &s, SGBPF_DROP_NO_RULE);
 	th_close(&t);
@@ -312,6 +322,11 @@ static void test_dhcp(void)
 	tp_group(&p, "sg-none");
 	tp_endpoint(&p, "ns/c", "sg-none", "10.0.5.12,fd00::12", NULL);
 	tp_exempt(&p, "");
+	/* The DHCP server is the node (a relay there, or the VPC router's
+	 * stand-in): the exemption covers DHCP with servers on the link. */
+	p.node.addrs = calloc(1, sizeof(*p.node.addrs));
+	p.node.addrs[0] = tp_addr("10.0.0.1");
+	p.node.n_addrs = 1;
 	TH_SETUP(t, p);
 	c = th_ep(&t, "ns/c");
 

@@ -1046,7 +1046,7 @@ static void test_names(void)
 	static const char *const drops[] = {
 		"no-rule", "no-policy", "spoofed-source", "spoofed-mac", "wrong-destination",
 		"malformed", "fragment-unknown", "conntrack-full", "conntrack-invalid",
-		"ipv6-exthdr-limit", "icmp-unrelated", "strict-reevaluation",
+		"ipv6-exthdr-limit", "icmp-unrelated", "strict-reevaluation", "nd-invalid",
 	};
 	static const char *const allows[] = {
 		"rule", "tracked", "untracked", "related", "exempt", "neighbour", "fragment",

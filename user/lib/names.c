@@ -22,6 +22,7 @@ static const char *const drop_names[] = {
 	[SGBPF_DROP_EXTHDR_LIMIT] = "ipv6-exthdr-limit",
 	[SGBPF_DROP_ICMP_UNRELATED] = "icmp-unrelated",
 	[SGBPF_DROP_STRICT_REEVAL] = "strict-reevaluation",
+	[SGBPF_DROP_ND_INVALID] = "nd-invalid",
 };
 
 static const char *const allow_names[] = {
