@@ -11,7 +11,10 @@
 # appears before its endpoint, pod deletion and re-creation with the same
 # address and other SGs (no old state), endpoint removal, reconcile after
 # a pod vanished while sgbpfd was down, SIGTERM leaving enforcement in
-# place, XDP mode and back, and a pinned layout version mismatch.
+# place, XDP mode and back, and a pinned layout version mismatch; conntrack
+# GC (--gc-interval 1 throughout, so the stream test also shows it never
+# touches a live flow); an endpoint removed whose interface matches no
+# --iface-glob stays attached and closed, also across a restart.
 set -u
 cd "$(dirname "$0")/../.."
 NS_PREFIX="sgbd$$"
@@ -98,7 +101,8 @@ start_daemon() {
 	local from
 	from=$(log_lines 2>/dev/null || echo 0)
 	nsenter --net="/run/netns/$NS_NODE" "$SGBPFD" --policy "$POL" --pin-dir "$PIN" \
-		--socket "$SOCK" --iface-glob 'sgb-*' --reconcile-interval 1 "$@" >>"$LOG" 2>&1 &
+		--socket "$SOCK" --iface-glob 'sgb-*' --reconcile-interval 1 --gc-interval 1 "$@" \
+		>>"$LOG" 2>&1 &
 	DPID=$!
 	wait_log "$from" "event=running" 10
 }
@@ -175,6 +179,66 @@ for e in json.load(sys.stdin):
 print(n)' "$1"
 }
 
+# iface_ep IFINDEX: ep_id of the untagged ifaces entry of an ifindex ("" when none).
+iface_ep() {
+	bpftool -j map dump pinned "$PIN/maps/ifaces" | python3 -c '
+import json, sys
+ifi = int(sys.argv[1])
+for e in json.load(sys.stdin):
+    f = e.get("formatted")
+    if f:
+        k, v = f["key"], f["value"]
+        if k["ifindex"] == ifi and k["vlan_id"] == 0:
+            print(v["ep_id"])
+    else:
+        b = bytes(int(x, 16) for x in e["key"])
+        if int.from_bytes(b[:4], "little") == ifi and b[4:6] == bytes(2):
+            print(int.from_bytes(bytes(int(x, 16) for x in e["value"][:4]), "little"))' "$1"
+}
+
+# ct_expire EP_ID: stamp every conntrack entry of the endpoint with
+# last_seen_ns = 1 (long expired, whatever its timeout), as if it had
+# idled out. Prints how many.
+ct_expire() {
+	local m n=0 line
+	for m in ct_new ct_est; do
+		while read -r line; do
+			# shellcheck disable=SC2086
+			bpftool map update pinned "$PIN/maps/$m" $line exist && n=$((n + 1))
+		done < <(bpftool -j map dump pinned "$PIN/maps/$m" | python3 -c '
+import json, sys
+ep = int(sys.argv[1])
+for e in json.load(sys.stdin):
+    k = [int(x, 16) for x in e["key"]]
+    v = [int(x, 16) for x in e["value"]]
+    if int.from_bytes(bytes(k[:4]), "little") != ep:
+        continue
+    v[8:16] = list((1).to_bytes(8, "little"))   # last_seen_ns
+    print("key hex", " ".join("%02x" % b for b in k), "value hex",
+          " ".join("%02x" % b for b in v))' "$1")
+	done
+	echo "$n"
+}
+
+# status_json PY_EXPR: evaluate PY_EXPR on the daemon's status answer (d).
+status_json() {
+	python3 - "$SOCK" "$1" <<'EOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"status"}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    c = s.recv(65536)
+    if not c:
+        break
+    buf += c
+d = json.loads(buf)
+print(eval(sys.argv[2]))
+EOF
+}
+
 ep_id_of() { # NAME: from the last "enforced" line naming it
 	grep -E "event=enforced .*endpoint=$1 " "$LOG" | tail -n 1 | sed -E 's/.* ep_id=([0-9]+).*/\1/'
 }
@@ -238,7 +302,8 @@ t_exit "--once with a missing policy dir exits 2" 2 nsenter --net="/run/netns/$N
 bpftool map update pinned "$PIN2/maps/state" key 0 0 0 0 value 0 0 0 0 99 0 0 0 2 0 0 0 0 0 0 0
 t_exit "pinned state of another layout version is refused (exit 2)" 2 \
 	nsenter --net="/run/netns/$NS_PREFIX-once" "$SGBPFD" --once --policy "$POL" --pin-dir "$PIN2" --socket ''
-t_match "the refusal names both layout versions" "layout version 99, this build uses layout version 1" "$T_ERR"
+LAYOUT_V=$(sed -nE 's/^#define SGBPF_LAYOUT_VERSION ([0-9]+).*/\1/p' "$T_ROOT/include/sgbpf/layout.h")
+t_match "the refusal names both layout versions" "layout version 99, this build uses layout version $LAYOUT_V;" "$T_ERR"
 rm -rf "$PIN2"
 
 echo "== start sgbpfd"
@@ -277,6 +342,24 @@ cannot "web -> remote tcp/80 denied (no egress rule)" "$WEB" tcp 10.0.0.50 80
 cannot "web -> remote ping denied" "$WEB" ping1 10.0.0.50
 can "cli -> web tcp/80 allowed (pod to pod: cli egress and web ingress agree)" "$CLI" tcp 10.0.1.23 80
 cannot "web -> cli tcp/80 denied (web has no egress rule)" "$WEB" tcp 10.0.1.25 80
+
+echo "== conntrack garbage collection"
+N=$(ct_count "$CLI_ID")
+if [ "$N" -gt 0 ] && [ "$N" -lt 999999 ]; then t_pass "cli-0 owns conntrack entries ($N)"; else
+	t_fail "cli-0 owns conntrack entries" "ct_count=$N ep_id=$CLI_ID"; fi
+G_DEL0=$(status_json 'd["gc"]["total"]["deleted"]')
+from=$(log_lines)
+E=$(ct_expire "$CLI_ID")
+t_eq "every cli-0 entry stamped expired" "$N" "$E"
+if wait_log "$from" 'event=ct_gc scanned=[0-9]+ expired=[0-9]+ deleted=[1-9]' 5; then
+	t_pass "GC pass logged with its counts"
+else
+	t_fail "GC pass logged with its counts" "$(log_since "$from")"
+fi
+t_eq "expired cli-0 entries collected" 0 "$(ct_count "$CLI_ID")"
+t_exit "status counts the deletions (gc.total.deleted grew by >= $N)" 0 \
+	status_json "exit(0 if d['gc']['total']['deleted'] >= $G_DEL0 + $N and d['gc']['runs'] > 0 and d['gc']['intervalSeconds'] == 1 else 1)"
+can "after GC: cli -> remote tcp/80 still allowed (new flow)" "$CLI" tcp 10.0.0.50 80
 
 echo "== sgbpf apply"
 G0=$(generation)
@@ -425,6 +508,62 @@ fi
 t_match "its interface stays attached, fail closed" 'event=fail_closed iface=sgb-cli0' "$(log_since "$from")"
 cannot "removed endpoint's interface drops new flows" "$CLI" ping1 10.0.0.50
 t_eq "no conntrack entry of cli-0 left" 0 "$(ct_count "$CLI_ID")"
+t_match "its programs stay on sgb-cli0" "sgbpf_tc_ingres" "$(in_node tc filter show dev sgb-cli0 ingress)"
+
+echo "== endpoint removed: an interface no --iface-glob matches stays attached, closed"
+from=$(log_lines)
+ns_make_pod odd pod-odd0 10.0.1.40 fd00:10::40
+ODD=$(pod_ns odd)
+bg "$ODD" python3 "$TRAFFIC" tcp-serve 80
+edit_eps add_ep e2e/odd-0 pod-odd0 10.0.1.40 fd00:10::40 sg-0e2eweb00000000a
+if wait_log "$from" 'event=enforced iface=pod-odd0 .*endpoint=e2e/odd-0'; then
+	t_pass "odd-0 (interface outside --iface-glob) enforced"
+else
+	t_fail "odd-0 (interface outside --iface-glob) enforced" "$(log_since "$from")"
+fi
+ODD_ID=$(ep_id_of e2e/odd-0)
+ODD_IFINDEX=$(in_node ip -o link show pod-odd0 | cut -d: -f1)
+sleep 0.3
+can "odd-0 enforced: remote -> odd tcp/80 allowed" "$NS_REMOTE" tcp 10.0.1.40 80
+can "odd-0 enforced: remote -> odd ping allowed" "$NS_REMOTE" ping1 10.0.1.40
+from=$(log_lines)
+edit_eps del_ep e2e/odd-0
+if wait_log "$from" "event=endpoint_state_deleted ep_id=$ODD_ID reason=\"endpoint removed\""; then
+	t_pass "odd-0 removed: its state deleted"
+else
+	t_fail "odd-0 removed: its state deleted" "$(log_since "$from")"
+fi
+t_match "pod-odd0 logged fail closed" 'event=fail_closed iface=pod-odd0 .*ep_id=1023' "$(log_since "$from")"
+t_eq "pod-odd0 not detached" "" "$(log_since "$from" | grep -E 'event=detached iface=pod-odd0')"
+t_match "pod-odd0 keeps its TC ingress program" "sgbpf_tc_ingres" "$(in_node tc filter show dev pod-odd0 ingress)"
+t_match "pod-odd0 keeps its TC egress program" "sgbpf_tc_egress" "$(in_node tc filter show dev pod-odd0 egress)"
+t_eq "pod-odd0's ifaces entry points at the unassigned id" 1023 "$(iface_ep "$ODD_IFINDEX")"
+cannot "removed: remote -> odd tcp/80 dropped (fail closed, not open)" "$NS_REMOTE" tcp 10.0.1.40 80
+cannot "removed: remote -> odd ping dropped" "$NS_REMOTE" ping1 10.0.1.40
+cannot "removed: odd -> remote ping dropped" "$ODD" ping1 10.0.0.50
+sleep 1.5   # a reconcile pass (--reconcile-interval 1) must keep it
+t_eq "after a reconcile: entry still 1023" 1023 "$(iface_ep "$ODD_IFINDEX")"
+t_match "after a reconcile: still attached" "sgbpf_tc_ingres" "$(in_node tc filter show dev pod-odd0 ingress)"
+cannot "after a reconcile: remote -> odd tcp/80 dropped" "$NS_REMOTE" tcp 10.0.1.40 80
+stop_daemon TERM
+from=$(log_lines)
+start_daemon
+sleep 1.5   # and a reconcile pass of the new process
+t_match "restart: pod-odd0 (managed by the previous run) kept fail closed" \
+	'event=fail_closed iface=pod-odd0 .*ep_id=1023' "$(log_since "$from")"
+t_eq "restart: pod-odd0 not detached" "" \
+	"$(log_since "$from" | grep -E 'event=(detached|stale_iface_removed).*(pod-odd0|ifindex '"$ODD_IFINDEX"' )')"
+t_eq "restart: entry still 1023" 1023 "$(iface_ep "$ODD_IFINDEX")"
+t_match "restart: still attached" "sgbpf_tc_ingres" "$(in_node tc filter show dev pod-odd0 ingress)"
+cannot "restart: remote -> odd tcp/80 dropped" "$NS_REMOTE" tcp 10.0.1.40 80
+from=$(log_lines)
+ns_del_pod odd pod-odd0
+if wait_log "$from" 'event=interface_gone iface=pod-odd0'; then
+	t_pass "pod-odd0 gone: handled"
+else
+	t_fail "pod-odd0 gone: handled" "$(log_since "$from")"
+fi
+t_eq "pod-odd0's ifaces entry is gone with it" 0 "$(iface_entries "$ODD_IFINDEX")"
 
 echo "== SIGTERM, pod deleted while sgbpfd is down, restart reconciles"
 NEW_IFINDEX=$(in_node ip -o link show sgb-new0 | cut -d: -f1)

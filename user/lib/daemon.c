@@ -417,6 +417,50 @@ out:
 	return res->status == SGD_EXIT_OK ? 0 : -EINVAL;
 }
 
+/* ---- conntrack garbage collection --------------------------------------- */
+
+/* One collector pass (ct_gc.h); a line when it deleted or put back anything. */
+void sgd_gc(struct sgd *d)
+{
+	struct sgbpf_ct_gc_stats *st = &d->gc_last, *tot = &d->gc_total;
+	enum sgd_level level;
+	struct sgd_log l;
+	int err;
+
+	sgd_capture_begin();
+	err = sgbpf_ct_gc(d->h, st);
+	sgd_capture_end(SGD_WARN, "gc_message");
+	d->gc_runs++;
+	if (err)
+		d->gc_failures++;
+	tot->scanned += st->scanned;
+	tot->expired += st->expired;
+	tot->deleted += st->deleted;
+	tot->kept_refreshed += st->kept_refreshed;
+	tot->lost_refreshed += st->lost_refreshed;
+	tot->deleted_est += st->deleted_est;
+	tot->deleted_new += st->deleted_new;
+	tot->deleted_frags += st->deleted_frags;
+	tot->restarts += st->restarts;
+	tot->duration_ns += st->duration_ns;
+	level = err ? SGD_WARN : st->deleted || st->kept_refreshed || st->lost_refreshed ?
+		SGD_INFO : SGD_DEBUG;
+	if (!sgd_log_begin(&l, level, "ct_gc"))
+		return;
+	sgd_log_u64(&l, "scanned", st->scanned);
+	sgd_log_u64(&l, "expired", st->expired);
+	sgd_log_u64(&l, "deleted", st->deleted);
+	sgd_log_u64(&l, "deleted_est", st->deleted_est);
+	sgd_log_u64(&l, "deleted_new", st->deleted_new);
+	sgd_log_u64(&l, "deleted_frags", st->deleted_frags);
+	sgd_log_u64(&l, "kept_refreshed", st->kept_refreshed);
+	sgd_log_u64(&l, "lost_refreshed", st->lost_refreshed);
+	sgd_log_ms(&l, "took_ms", st->duration_ns);
+	if (err)
+		sgd_log_str(&l, "error", strerror(-err));
+	sgd_log_end(&l);
+}
+
 /* ---- the event loop ----------------------------------------------------- */
 
 /*
@@ -529,6 +573,8 @@ static int loop(struct sgd *d)
 
 		if (d->cfg->reconcile_s)
 			due = d->next_reconcile_ns;
+		if (d->cfg->gc_s && d->next_gc_ns < due)
+			due = d->next_gc_ns;
 		if (d->reload_due_ns && d->reload_due_ns < due)
 			due = d->reload_due_ns;
 		timeout = due == UINT64_MAX ? -1 :
@@ -565,6 +611,10 @@ static int loop(struct sgd *d)
 			}
 			sgd_reconcile(d);
 			d->next_reconcile_ns = sgd_now_ns() + d->cfg->reconcile_s * 1000000000ull;
+		}
+		if (d->cfg->gc_s && now >= d->next_gc_ns) {
+			sgd_gc(d);
+			d->next_gc_ns = sgd_now_ns() + d->cfg->gc_s * 1000000000ull;
 		}
 	}
 	return SGD_EXIT_OK;
@@ -679,6 +729,7 @@ int sgd_run(const struct sgd_config *cfg)
 		goto out;
 	}
 	d.next_reconcile_ns = sgd_now_ns() + cfg->reconcile_s * 1000000000ull;
+	d.next_gc_ns = sgd_now_ns() + cfg->gc_s * 1000000000ull;
 	sgd_logm(SGD_INFO, "running", "watching %s", d.policy_dir);
 	rc = loop(&d);
 out:

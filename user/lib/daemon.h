@@ -42,6 +42,7 @@ struct sgd_config {
 	bool once;
 	unsigned reconcile_s;        /* 0 = only at start               */
 	unsigned debounce_ms;
+	unsigned gc_s;               /* conntrack GC period, 0 = never   */
 };
 
 void sgd_config_defaults(struct sgd_config *cfg);

@@ -12,7 +12,7 @@
 enum {
 	OPT_POLICY = 256, OPT_PIN_DIR, OPT_ATTACH, OPT_ROLE, OPT_GLOB, OPT_PREFIX,
 	OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_ONCE, OPT_RECONCILE, OPT_SOCKET, OPT_CONFIG,
-	OPT_DEBOUNCE, OPT_HELP,
+	OPT_DEBOUNCE, OPT_GC, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -29,6 +29,7 @@ static const struct option options[] = {
 	{ "socket",             required_argument, NULL, OPT_SOCKET },
 	{ "config",             required_argument, NULL, OPT_CONFIG },
 	{ "debounce-ms",        required_argument, NULL, OPT_DEBOUNCE },
+	{ "gc-interval",        required_argument, NULL, OPT_GC },
 	{ "help",               no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -58,6 +59,8 @@ void sgd_usage(FILE *out)
 "                            at start)\n"
 "  --debounce-ms MS          wait this long after a policy file change\n"
 "                            (default 50)\n"
+"  --gc-interval S           delete expired conntrack and fragment entries\n"
+"                            every S seconds (default 10, 0 = never)\n"
 "  --socket PATH             control socket for 'sgbpf apply'\n"
 "                            (default " SGD_SOCKET_DEFAULT ", '' = none)\n"
 "  --config FILE             'key = value' lines, keys as the long flags;\n"
@@ -77,6 +80,7 @@ void sgd_config_defaults(struct sgd_config *cfg)
 	cfg->log_format = SGD_FMT_KV;
 	cfg->reconcile_s = 30;
 	cfg->debounce_ms = 50;
+	cfg->gc_s = 10;
 }
 
 void sgd_config_free(struct sgd_config *cfg)
@@ -199,6 +203,11 @@ static int set_opt(struct sgd_config *cfg, int opt, const char *arg)
 		if (parse_uint(arg, 10000, &v, "--debounce-ms"))
 			return -EINVAL;
 		cfg->debounce_ms = v;
+		return 0;
+	case OPT_GC:
+		if (parse_uint(arg, 86400, &v, "--gc-interval"))
+			return -EINVAL;
+		cfg->gc_s = v;
 		return 0;
 	}
 	return -EINVAL;

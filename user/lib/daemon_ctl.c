@@ -6,7 +6,8 @@
  *   {"cmd":"apply","dir":"/abs"}    reload from /abs and watch it from now on
  *   {"cmd":"status"}                generation, dir, appliedAt (UTC, null when
  *                                   not applied by this process), attach mode,
- *                                   links: the interfaces sgbpfd manages
+ *                                   links: the interfaces sgbpfd manages,
+ *                                   gc: conntrack GC counts (last, total)
  * Answers: {"ok":true,"generation":N,"compile_ms":..,"swap_ms":..}, or
  * {"ok":false,"invalid":true,"errors":[{"file","path","message"}...]} for a
  * refused policy, or {"ok":false,"error":"..."} otherwise.
@@ -169,6 +170,33 @@ static cJSON *answer_reload(struct sgd *d, const char *dir)
 	return a;
 }
 
+/* Conntrack GC counts: the last pass and totals since sgbpfd started. */
+static void gc_counts(cJSON *o, const struct sgbpf_ct_gc_stats *st)
+{
+	cJSON_AddNumberToObject(o, "scanned", (double)st->scanned);
+	cJSON_AddNumberToObject(o, "expired", (double)st->expired);
+	cJSON_AddNumberToObject(o, "deleted", (double)st->deleted);
+	cJSON_AddNumberToObject(o, "deletedEstablished", (double)st->deleted_est);
+	cJSON_AddNumberToObject(o, "deletedNew", (double)st->deleted_new);
+	cJSON_AddNumberToObject(o, "deletedFragments", (double)st->deleted_frags);
+	cJSON_AddNumberToObject(o, "keptRefreshed", (double)st->kept_refreshed);
+	cJSON_AddNumberToObject(o, "lostRefreshed", (double)st->lost_refreshed);
+	cJSON_AddNumberToObject(o, "ms", st->duration_ns / 1e6);
+}
+
+static void status_gc(const struct sgd *d, cJSON *a)
+{
+	cJSON *gc = cJSON_AddObjectToObject(a, "gc");
+
+	if (!gc)
+		return;
+	cJSON_AddNumberToObject(gc, "intervalSeconds", d->cfg->gc_s);
+	cJSON_AddNumberToObject(gc, "runs", (double)d->gc_runs);
+	cJSON_AddNumberToObject(gc, "failures", (double)d->gc_failures);
+	gc_counts(cJSON_AddObjectToObject(gc, "last"), &d->gc_last);
+	gc_counts(cJSON_AddObjectToObject(gc, "total"), &d->gc_total);
+}
+
 /* For `sgbpf status`: when the policy took, and what sgbpfd attached. */
 static void status_more(const struct sgd *d, cJSON *a)
 {
@@ -201,6 +229,7 @@ static void status_more(const struct sgd *d, cJSON *a)
 		cJSON_AddItemToArray(links, o);
 	}
 	cJSON_AddItemToObject(a, "links", links);
+	status_gc(d, a);
 }
 
 static cJSON *answer(struct sgd *d, const char *line)

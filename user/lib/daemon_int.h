@@ -5,6 +5,7 @@
 
 #include <net/if.h>
 
+#include "ct_gc.h"
 #include "daemon.h"
 #include "diag.h"
 #include "loader.h"
@@ -92,10 +93,15 @@ struct sgd {
 	bool records_lost;            /* policy pinned, its endpoint ids not */
 	bool stop;
 	uint64_t applied_real_ns;     /* CLOCK_REALTIME of the last apply, 0 = none by us */
+	/* Conntrack GC (--gc-interval): last pass, and totals since start. */
+	uint64_t next_gc_ns;
+	uint64_t gc_runs, gc_failures;
+	struct sgbpf_ct_gc_stats gc_last, gc_total;
 };
 
 /* daemon.c */
 int sgd_reload(struct sgd *d, const char *dir, bool force, struct sgd_reload_result *res);
+void sgd_gc(struct sgd *d);
 void sgd_reload_result_free(struct sgd_reload_result *res);
 void sgd_watch_policy(struct sgd *d);
 const struct sgd_ep *sgd_ep_by_ifname(const struct sgd *d, const char *ifname);

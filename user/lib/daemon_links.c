@@ -8,6 +8,9 @@
  *   - an interface matching --iface-glob appears before its endpoint is
  *     known: entry -> SGD_EP_UNASSIGNED (no ep_config: new flows dropped,
  *     fail closed), re-pointed when the endpoint shows up;
+ *   - an interface once managed stays attached while it exists: when its
+ *     endpoint leaves the policy (or no endpoint names it any more, also
+ *     after a restart) its entry -> SGD_EP_UNASSIGNED, fail closed;
  *   - an interface vanishes: detach, ifaces entry, the endpoint's
  *     conntrack/fragment state and counters go;
  *   - reconcile (start and every --reconcile-interval): interfaces gone
@@ -130,17 +133,14 @@ static void log_link(enum sgd_level level, const char *event, const struct sgd *
 	sgd_log_end(&l);
 }
 
-/* Stop managing a live interface: programs off, entry out. */
-static void unmanage(struct sgd *d, struct sgd_link *lk, const char *why)
+/* An ifaces entry for the interface, written by an earlier sgbpfd run: it
+ * was managed before this process started. */
+static bool pinned_entry(const struct sgd *d, int ifindex)
 {
-	sgd_capture_begin();
-	sgbpf_detach(lk->ifindex, d->link_dir);
-	sgbpf_iface_del(d->h, lk->ifindex, 0);
-	sgd_capture_end(SGD_WARN, "detach_message");
-	log_link(SGD_INFO, "detached", d, lk, "reason", why);
-	lk->ep_id = SGD_NONE;
-	lk->attached = false;
-	lk->enforced = false;
+	struct sgbpf_iface_key k = { .ifindex = ifindex };
+	struct sgbpf_iface_val v;
+
+	return !bpf_map_lookup_elem(sgbpf_map_fd(d->h, SGBPF_MAP_IFACES), &k, &v);
 }
 
 /* Bring one interface to what the policy in force wants of it. */
@@ -148,7 +148,7 @@ void sgd_link_update(struct sgd *d, int ifindex, const char *name)
 {
 	struct sgd_link *lk = link_find(d, ifindex);
 	const struct sgd_ep *ep;
-	uint32_t want;
+	uint32_t want, was;
 	int err;
 
 	if (!lk) {
@@ -162,15 +162,26 @@ void sgd_link_update(struct sgd *d, int ifindex, const char *name)
 		snprintf(lk->name, sizeof(lk->name), "%s", name);
 	}
 
+	/*
+	 * An interface once managed stays managed until it disappears: when
+	 * no endpoint names it any more (its endpoint left the policy, was
+	 * renamed, or names another interface now) it is kept attached, fail
+	 * closed, never detached - a pod interface without programs would run
+	 * unfiltered. "Once managed" covers earlier sgbpfd runs: their ifaces
+	 * entry is pinned.
+	 */
 	ep = sgd_ep_by_ifname(d, name);
-	want = ep ? ep->id : glob_match(d, name) ? SGD_EP_UNASSIGNED : SGD_NONE;
-	if (want == SGD_NONE) {
-		if (lk->ep_id != SGD_NONE)
-			unmanage(d, lk, "no endpoint names this interface");
+	if (ep)
+		want = ep->id;
+	else if (glob_match(d, name))
+		want = SGD_EP_UNASSIGNED;
+	else if (lk->ep_id != SGD_NONE || pinned_entry(d, ifindex))
+		want = SGD_EP_UNASSIGNED;
+	else
 		return;
-	}
 	if (lk->ep_id == want && lk->attached)
 		return;
+	was = lk->ep_id;
 
 	/* Entry before program: the program passes packets of interfaces
 	 * it has no entry for. */
@@ -195,8 +206,15 @@ void sgd_link_update(struct sgd *d, int ifindex, const char *name)
 			 sgbpf_attach_mode_name(d->cfg->attach));
 	}
 	if (want == SGD_EP_UNASSIGNED) {
-		log_link(SGD_INFO, "fail_closed", d, lk, "msg",
-			 "no endpoint names this interface yet: new flows are dropped");
+		if (was == SGD_EP_UNASSIGNED)
+			return;     /* only re-attached */
+		if (glob_match(d, name) && was == SGD_NONE)
+			log_link(SGD_INFO, "fail_closed", d, lk, "msg",
+				 "no endpoint names this interface yet: new flows are dropped");
+		else
+			log_link(SGD_WARN, "fail_closed", d, lk, "msg",
+				 "no endpoint of the policy in force names this interface any "
+				 "more: kept attached, new flows are dropped until it goes");
 		return;
 	}
 	if (!lk->enforced) {
@@ -243,18 +261,25 @@ void sgd_ep_removed(struct sgd *d, uint32_t ep_id, const char *name)
 	for (size_t i = 0; i < d->n_links; i++) {
 		struct sgd_link *lk = &d->links[i];
 
+		int err;
+
 		if (lk->ep_id != ep_id)
 			continue;
-		if (glob_match(d, lk->name)) {
-			/* Still a pod interface: keep it closed, not open. */
-			sgbpf_iface_set(d->h, lk->ifindex, 0, SGD_EP_UNASSIGNED, d->cfg->role);
-			lk->ep_id = SGD_EP_UNASSIGNED;
-			lk->enforced = false;
-			log_link(SGD_INFO, "fail_closed", d, lk, "msg",
-				 "its endpoint left the policy: new flows are dropped");
-		} else {
-			unmanage(d, lk, "its endpoint left the policy");
-		}
+		/*
+		 * The pod may still be running: keep its interface attached
+		 * and closed, never open, whether or not it matches
+		 * --iface-glob, until the interface itself goes. Should the
+		 * entry update fail, it still names ep_id, which has no
+		 * ep_config in the slot now in force: closed too.
+		 */
+		sgd_capture_begin();
+		err = sgbpf_iface_set(d->h, lk->ifindex, 0, SGD_EP_UNASSIGNED, d->cfg->role);
+		sgd_capture_end(SGD_ERROR, "iface_entry_failed");
+		lk->ep_id = SGD_EP_UNASSIGNED;
+		lk->enforced = false;
+		log_link(err ? SGD_ERROR : SGD_INFO, "fail_closed", d, lk, "msg",
+			 "its endpoint left the policy: kept attached, new flows are dropped "
+			 "until the interface goes");
 	}
 	forget_ep(d, ep_id, "endpoint removed");
 }

@@ -335,42 +335,6 @@ int sgbpf_inspect_ep_config(const struct sgbpf_inspect *ins, uint32_t ep_id,
 	return bpf_map_lookup_elem(ins->fd[SGBPF_MAP_EP_CONFIG], &k, out) ? -errno : 0;
 }
 
-static uint32_t default_timeout(unsigned idx)
-{
-	return idx < SGBPF_TO_MAX ? sg_default_timeouts_s[idx] : 600;
-}
-
-uint32_t sgbpf_ct_timeout_s(const struct sgbpf_slot_config *cfg, uint8_t family,
-			    uint8_t proto, uint8_t state)
-{
-	unsigned idx;
-
-	/* Mirrors sg_ct_timeout_idx() in bpf/conntrack.h. */
-	if (proto == 6) {
-		switch (state) {
-		case SGBPF_CT_ESTABLISHED:
-			idx = SGBPF_TO_TCP_ESTABLISHED;
-			break;
-		case SGBPF_CT_FIN_WAIT:
-		case SGBPF_CT_CLOSING:
-			idx = SGBPF_TO_TCP_FIN;
-			break;
-		case SGBPF_CT_CLOSED:
-			idx = SGBPF_TO_TCP_CLOSED;
-			break;
-		default:
-			idx = SGBPF_TO_TCP_SYN;
-		}
-	} else if (proto == 17) {
-		idx = state == SGBPF_CT_ESTABLISHED ? SGBPF_TO_UDP_STREAM : SGBPF_TO_UDP;
-	} else if ((family == SGBPF_AF_V4 && proto == 1) || (family == SGBPF_AF_V6 && proto == 58)) {
-		idx = SGBPF_TO_ICMP;
-	} else {
-		idx = SGBPF_TO_OTHER;
-	}
-	return cfg->timeouts_s[idx] ? cfg->timeouts_s[idx] : default_timeout(idx);
-}
-
 static int ct_walk(const struct sgbpf_inspect *ins, int fd, bool est, sgbpf_ct_cb cb, void *ctx)
 {
 	struct sgbpf_ct_key prev;
@@ -387,13 +351,13 @@ static int ct_walk(const struct sgbpf_inspect *ins, int fd, bool est, sgbpf_ct_c
 		prev = e.key;
 		if (bpf_map_lookup_elem(fd, &e.key, &e.val))
 			continue;   /* deleted under us */
-		now = sgbpf_mono_ns();
+		/* The datapath's clock, so "expired" here is its verdict. */
+		now = sgbpf_gc_now_ns();
 		e.established_map = est;
-		e.timeout_s = sgbpf_ct_timeout_s(&ins->cfg, e.key.family, e.key.proto, e.val.state);
+		e.timeout_s = sgbpf_ct_entry_timeout_s(&ins->cfg, &e.key, &e.val);
 		e.age_ns = now > e.val.created_ns ? now - e.val.created_ns : 0;
 		e.idle_ns = now > e.val.last_seen_ns ? now - e.val.last_seen_ns : 0;
-		e.expires_in_ns = (int64_t)(e.val.last_seen_ns + e.timeout_s * NSEC_PER_SEC) -
-				  (int64_t)now;
+		e.expires_in_ns = sgbpf_ct_expires_in_ns(&ins->cfg, &e.key, &e.val, now);
 		rc = cb(&e, ctx);
 		if (rc)
 			return rc;

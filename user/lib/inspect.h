@@ -5,8 +5,9 @@
  * unless a flag asks otherwise; no program is ever loaded or attached.
  *
  * Clocks: the datapath stamps conntrack entries with bpf_ktime_get_coarse_ns()
- * and events with bpf_ktime_get_ns(), both CLOCK_MONOTONIC; ages and
- * expiries are computed against clock_gettime(CLOCK_MONOTONIC).
+ * and events with bpf_ktime_get_ns(), CLOCK_MONOTONIC_COARSE and
+ * CLOCK_MONOTONIC; conntrack ages and expiries are computed against the
+ * former (sgbpf_gc_now_ns(), ct_gc.h), everything else the latter.
  */
 #ifndef SGBPF_INSPECT_H
 #define SGBPF_INSPECT_H
@@ -18,6 +19,7 @@
 #include <sgbpf/layout.h>
 
 #include "compile.h"
+#include "ct_gc.h"
 #include "diag.h"
 #include "loader.h"
 #include "model.h"
@@ -96,9 +98,8 @@ struct sgbpf_ct_entry {
 	int64_t expires_in_ns;         /* < 0: expired, deleted on next touch   */
 };
 
-/* Idle timeout (seconds) the datapath applies to an entry (bpf/conntrack.h). */
-uint32_t sgbpf_ct_timeout_s(const struct sgbpf_slot_config *cfg, uint8_t family,
-			    uint8_t proto, uint8_t state);
+/* Idle timeouts and expiry: sgbpf_ct_timeout_s() and friends in ct_gc.h,
+ * shared with the collector (one copy of the datapath's rule). */
 
 /* Call cb for every entry of ct_est then ct_new; cb returning non-zero stops
  * the walk and is returned. */
