@@ -34,7 +34,7 @@ TEST_BINS := $(if $(TEST_USER_SRC),$(BUILD)/tests/test_user) \
              $(if $(TEST_BPF_SRC),$(BUILD)/tests/test_bpf)
 BENCH_BINS:= $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps test test-user test-bpf test-e2e demo bench clean
+.PHONY: all deps test test-user test-bpf test-e2e demo bench clean fuzz fuzz-build fuzz-quick
 all: $(BUILD)/libsgbpf.a $(BINS) $(TEST_BINS) $(BENCH_BINS)
 
 deps:
@@ -79,7 +79,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libsgbpf.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 test: deps
-	$(MAKE) all
+	$(MAKE) all fuzz-build
 	./scripts/run-tests.sh
 
 test-user: $(BUILD)/tests/test_user
@@ -95,6 +95,37 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	./bench/run.sh
+
+# libFuzzer harnesses (tests/fuzz/) over the JSON front end, with ASan, UBSan
+# and LeakSanitizer. Only the parser/compiler sources are linked, rebuilt
+# with the sanitizers (build/libsgbpf.a has none). `make test` runs a fixed
+# number of inputs (tests/fuzz/run.sh quick); `make fuzz` runs each harness
+# for FUZZ_TIME seconds, keeping its corpus in build/fuzz/corpus/.
+FUZZ_CC     ?= $(shell command -v clang-14 2>/dev/null || echo clang)
+FUZZ_TIME   ?= 600
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra \
+               -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser/lib
+FUZZ_LIB_SRC:= $(wildcard $(addprefix user/lib/,diag.c model.c parse*.c compile*.c names.c))
+FUZZ_LIB_OBJ:= $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(FUZZ_LIB_SRC))
+FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(FUZZ_LIB_OBJ): $(BUILD)/fuzz/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BINS): $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJ) -o $@ -lcjson -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz-quick: fuzz-build
+	./tests/fuzz/run.sh quick
+
+fuzz: deps fuzz-build
+	./tests/fuzz/run.sh long $(FUZZ_TIME)
 
 clean:
 	rm -rf $(BUILD)

@@ -4,7 +4,7 @@ set -euo pipefail
 PKGS=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool libcjson-dev
       libnl-3-dev libnl-route-3-dev libcunit1-dev libpcap-dev pkg-config
       iproute2 nftables iputils-ping netcat-openbsd socat tcpdump procps
-      python3 jq)
+      python3 jq libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -459,7 +459,9 @@ static int combine(struct cc_engine *e, const struct cc_iv *parent, size_t pn,
 			n = (a2 - a) + (b2 - b) + has_any;
 			if (RESERVE(e->work, e->cap_work, n))
 				return -ENOMEM;
-			memcpy(e->work, &parent[a], (a2 - a) * sizeof(*parent));
+			/* parent is NULL for a root set: no &parent[a] then (UB) */
+			if (a2 > a)
+				memcpy(e->work, &parent[a], (a2 - a) * sizeof(*parent));
 			memcpy(e->work + (a2 - a), &mine[b], (b2 - b) * sizeof(*mine));
 			if (has_any)
 				e->work[n - 1] = (struct cc_iv){ .proto = SGBPF_PROTO_ANY, .hi = 65535,
@@ -474,7 +476,8 @@ static int combine(struct cc_engine *e, const struct cc_iv *parent, size_t pn,
 		if (RESERVE(e->work, e->cap_work, 2 * (n + (b2 - b)) + 2) ||
 		    RESERVE(e->sweep, e->cap_sweep, 2 * (n + (b2 - b)) + 2))
 			return -ENOMEM;
-		memcpy(e->work, &parent[a], n * sizeof(*parent));
+		if (n)
+			memcpy(e->work, &parent[a], n * sizeof(*parent));
 		for (size_t i = b; i < b2; i++) {
 			struct cc_iv *t = e->work;
 			size_t cap = e->cap_work;
