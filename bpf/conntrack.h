@@ -107,11 +107,16 @@ static __always_inline bool sg_ct_expired(const struct sgbpf_slot_config *cfg,
 	return v->last_seen_ns + sg_timeout_ns(cfg, idx) < now;
 }
 
-/* A confirmed flow belongs in ct_est: both sides have spoken. */
+/* A confirmed flow belongs in ct_est: both sides have spoken. Flows to the
+ * exempt list (no rule: SGBPF_RULE_NONE) stay in the LRU table whatever
+ * their state: every DNS query to the VPC resolver is one, and they must not
+ * fill the table that protects established flows from floods (spec 3.8). */
 static __always_inline bool sg_ct_confirmed(__u8 proto, const struct sgbpf_ct_val *v)
 {
 	__u8 state = v->state;
 
+	if (v->rule_id == SGBPF_RULE_NONE)
+		return false;
 	if (proto == SG_IPPROTO_TCP)
 		return !(v->ct_flags & SGBPF_CT_F_PICKUP) &&
 		       (state == SGBPF_CT_ESTABLISHED || state == SGBPF_CT_FIN_WAIT ||

@@ -499,14 +499,18 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	/* /0 rule here and an all-ports /0 rule the other way: untracked. */
 	if (want_zero && zero)
 		return sg_allow(v, SGBPF_ALLOW_UNTRACKED);
-	/* The reply of such a flow (e.g. the pod's SYN+ACK to an untracked
+	/* The reply of such a TCP flow (e.g. the pod's SYN+ACK to an untracked
 	 * SYN) is untracked too (spec 3.4: the reverse rule allows it): this
 	 * direction has an all-ports /0 rule, and a /0 rule the other way
 	 * allows the packet turned around. An entry here would outlive the
-	 * rules that make the flow untracked. */
-	if ((p->proto == SG_IPPROTO_TCP || p->proto == SG_IPPROTO_UDP) &&
-	    (ep->flags & SGBPF_EP_UNTRACK_BIT(dir ^ 1, p->family,
-					      p->proto == SG_IPPROTO_UDP))) {
+	 * rules that make the flow untracked. A bare SYN is never a reply: it
+	 * opens a flow of this direction, tracked unless the test above said
+	 * otherwise (else PMTUD and the flow's survival of rule changes would
+	 * depend on an unrelated rule the other way). UDP can't tell a reply
+	 * from a new flow, so it keeps its (unconfirmed, LRU) entry. */
+	if (p->proto == SG_IPPROTO_TCP &&
+	    (p->tcp_flags & (SG_TCP_SYN | SG_TCP_ACK)) != SG_TCP_SYN &&
+	    (ep->flags & SGBPF_EP_UNTRACK_BIT(dir ^ 1, p->family, 0))) {
 		zero = false;
 		if (sg_rule_lookup(slot, dir ^ 1, p->family, ep_id, remote, p->proto,
 				   bpf_ntohs(p->sport), &zero) && zero)

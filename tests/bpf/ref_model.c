@@ -482,8 +482,10 @@ void ref_eval(struct ref_model *m, const struct ref_pkt *k, struct ref_verdict *
 	/* Spec 3.4, the replies: the packet turned around would be a flow the
 	 * other way allowed by a /0 rule, and this direction allows every port
 	 * of the protocol to /0 -- it answers an untracked flow, and is
-	 * untracked too. */
-	if (k->proto == 6 || k->proto == 17) {
+	 * untracked too. Only TCP, whose bare SYN opens a flow and is never a
+	 * reply; a UDP datagram can't be told from a new flow, so it is
+	 * tracked. */
+	if (k->proto == 6 && (k->tcp_flags & 0x12) != 0x02) {
 		struct ref_pkt r = *k;
 		struct match_ctx rm = { .p = p, .k = &r };
 		struct reverse_ctx rc = { .p = p, .family = k->family, .proto = k->proto };
