@@ -620,6 +620,22 @@ static int loop(struct sgd *d)
 	return SGD_EXIT_OK;
 }
 
+/* Does the policy slot hold any endpoint? (Both slots stay populated
+ * between swaps, so only the slot in force counts.) */
+static bool slot_has_endpoints(int ep_config_fd, uint32_t slot)
+{
+	struct sgbpf_ep_key k, next;
+	bool first = true;
+
+	while (!bpf_map_get_next_key(ep_config_fd, first ? NULL : &k, &next)) {
+		if (next.slot == slot)
+			return true;
+		k = next;
+		first = false;
+	}
+	return false;
+}
+
 int sgd_run(const struct sgd_config *cfg)
 {
 	struct sgd_reload_result res;
@@ -679,16 +695,14 @@ int sgd_run(const struct sgd_config *cfg)
 		}
 		/* A policy in force with no records (ep_records removed by
 		 * hand): endpoint ids can't be matched to pods again. */
-		if (!d.n_eps && state.generation) {
-			struct sgbpf_ep_key k;
-
-			if (!bpf_map_get_next_key(sgbpf_map_fd(d.h, SGBPF_MAP_EP_CONFIG), NULL, &k)) {
-				d.records_lost = true;
-				sgd_logm(SGD_WARN, "records_lost", "%s/maps/ep_records has no endpoint "
-					 "of the policy in force; conntrack state is dropped at the "
-					 "first swap so no pod inherits another's connections",
-					 cfg->pin_dir);
-			}
+		if (!d.n_eps && state.generation &&
+		    slot_has_endpoints(sgbpf_map_fd(d.h, SGBPF_MAP_EP_CONFIG),
+				       state.active_slot & 1)) {
+			d.records_lost = true;
+			sgd_logm(SGD_WARN, "records_lost", "%s/maps/ep_records has no endpoint "
+				 "of the policy in force; conntrack state is dropped at the "
+				 "first swap so no pod inherits another's connections",
+				 cfg->pin_dir);
 		}
 	}
 	if (sgd_log_begin(&l, SGD_INFO, "datapath_ready")) {
