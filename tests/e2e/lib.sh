@@ -34,6 +34,15 @@ t_eq() {
 	if [ "$2" = "$3" ]; then t_pass "$1"; else t_fail "$1" "wanted '$2', got '$3'"; fi
 }
 
+# Stop the suite (as one failure) unless it runs as root with the binaries built.
+t_require_root_and_bins() {
+	if [ "$(id -u)" -ne 0 ] || [ ! -x "$SGBPFD" ] || [ ! -x "$SGBPF" ]; then
+		t_fail "prerequisites" "needs root and build/sgbpfd + build/sgbpf (make all)"
+		t_done
+		exit 1
+	fi
+}
+
 t_done() {
 	echo "$T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" -eq 0 ] && [ "$T_PASS" -gt 0 ]

@@ -81,6 +81,17 @@ ns_make_remote() {
 
 pod_ns() { echo "${NS_PREFIX}-$1"; }
 
+# bg NS CMD...: run CMD in namespace NS in the background; its pid goes to
+# BG_PIDS (the caller kills them) and BG_LAST.
+bg() {
+	local ns=$1
+	shift
+	nsenter --net="/run/netns/$ns" "$@" &
+	BG_PIDS+=($!)
+	BG_LAST=$!
+	disown "$BG_LAST"   # killed with its pod; no job-control notice
+}
+
 ns_cleanup() {
 	local ns p
 	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${NS_PREFIX}-"); do

@@ -40,19 +40,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$(id -u)" -ne 0 ] || [ ! -x "$SGBPFD" ] || [ ! -x "$SGBPF" ]; then
-	t_fail "prerequisites" "needs root and build/sgbpfd + build/sgbpf (make all)"
-	t_done
-	exit 1
-fi
-
-bg() {
-	local ns=$1
-	shift
-	nsenter --net="/run/netns/$ns" "$@" &
-	BG_PIDS+=($!)
-	disown $!
-}
+t_require_root_and_bins
 
 # The CLI runs in the node namespace, like sgbpfd (interface names resolve there).
 cli() { in_node "$SGBPF" "$@" --pin-dir "$PIN" --socket "$SOCK"; }

@@ -54,21 +54,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$(id -u)" -ne 0 ] || [ ! -x "$SGBPFD" ] || [ ! -x "$SGBPF" ]; then
-	t_fail "prerequisites" "needs root and build/sgbpfd + build/sgbpf (make all)"
-	t_done
-	exit 1
-fi
-
-# bg NS CMD...: run CMD in namespace NS in the background; its pid -> BG_PIDS.
-bg() {
-	local ns=$1
-	shift
-	nsenter --net="/run/netns/$ns" "$@" &
-	BG_PIDS+=($!)
-	BG_LAST=$!
-	disown "$BG_LAST"   # killed with its pod; no job-control notice
-}
+t_require_root_and_bins
 
 # traffic_in NS tcp|udp|ping1 ADDR [PORT]: one flow from NS; exit 0 when it
 # got through (and its reply came back), 1 when not.
