@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "harness.h"
 #include "names.h"
+#include "../lib/policy_build.h"
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -45,29 +46,16 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-/* ---- policies built in code ------------------------------------------- */
+/* ---- policies built in code (on tests/lib/policy_build.h) ---------------- */
 
 struct sg_addr tp_addr(const char *text)
 {
-	struct sg_addr a;
-
-	if (sg_addr_parse(text, &a)) {
-		fprintf(stderr, "harness: bad address literal '%s' in a test\n", text);
-		abort();
-	}
-	return a;
+	return tc_addr(text);
 }
 
 struct sg_cidr tp_cidr(const char *text)
 {
-	struct sg_cidr c;
-	bool host_bits;
-
-	if (sg_cidr_parse(text, &c, &host_bits)) {
-		fprintf(stderr, "harness: bad CIDR literal '%s' in a test\n", text);
-		abort();
-	}
-	return c;
+	return tc_cidr(text);
 }
 
 void tp_init(struct sg_policy *p)
@@ -78,16 +66,10 @@ void tp_init(struct sg_policy *p)
 
 static struct sg_group *group_get(struct sg_policy *p, const char *sg)
 {
-	struct sg_group *g;
-
 	for (size_t i = 0; i < p->n_groups; i++)
 		if (!strcmp(p->groups[i].id, sg))
 			return &p->groups[i];
-	p->groups = xrealloc(p->groups, p->n_groups + 1, sizeof(*p->groups));
-	g = &p->groups[p->n_groups++];
-	memset(g, 0, sizeof(*g));
-	snprintf(g->id, sizeof(g->id), "%s", sg);
-	return g;
+	return tc_group(p, sg);
 }
 
 void tp_group(struct sg_policy *p, const char *sg)
@@ -98,26 +80,7 @@ void tp_group(struct sg_policy *p, const char *sg)
 void tp_rule(struct sg_policy *p, const char *sg, bool egress, int proto, int from, int to,
 	     const char *src)
 {
-	struct sg_group *g = group_get(p, sg);
-	struct sg_rule *r;
-
-	g->rules = xrealloc(g->rules, g->n_rules + 1, sizeof(*g->rules));
-	r = &g->rules[g->n_rules++];
-	memset(r, 0, sizeof(*r));
-	r->egress = egress;
-	r->proto = proto;
-	r->port_from = from;
-	r->port_to = to;
-	if (!strncmp(src, "pl-", 3)) {
-		r->kind = SG_SRC_PREFIX_LIST;
-		snprintf(r->ref_id, sizeof(r->ref_id), "%s", src);
-	} else if (!strncmp(src, "sg-", 3)) {
-		r->kind = SG_SRC_GROUP;
-		snprintf(r->ref_id, sizeof(r->ref_id), "%s", src);
-	} else {
-		r->kind = SG_SRC_CIDR;
-		r->cidr = tp_cidr(src);
-	}
+	tc_rule(group_get(p, sg), egress, proto, from, to, src);
 }
 
 /* Split a comma-separated list; calls fn for each item. */
@@ -144,60 +107,32 @@ static void add_plist_cidr(void *ctx, const char *item)
 {
 	struct sg_prefix_list *pl = ctx;
 
-	pl->cidrs = xrealloc(pl->cidrs, pl->n_cidrs + 1, sizeof(*pl->cidrs));
-	pl->cidrs[pl->n_cidrs] = tp_cidr(item);
-	if (!pl->n_cidrs)
-		pl->family = pl->cidrs[0].family;
-	pl->n_cidrs++;
+	tc_pl_add(pl, item);
+	pl->family = pl->cidrs[0].family;   /* a list holds its first entry's family */
 }
 
 void tp_plist(struct sg_policy *p, const char *id, const char *cidrs)
 {
-	struct sg_prefix_list *pl;
-
-	p->prefix_lists = xrealloc(p->prefix_lists, p->n_prefix_lists + 1,
-				   sizeof(*p->prefix_lists));
-	pl = &p->prefix_lists[p->n_prefix_lists++];
-	memset(pl, 0, sizeof(*pl));
-	snprintf(pl->id, sizeof(pl->id), "%s", id);
-	each_item(cidrs, add_plist_cidr, pl);
+	each_item(cidrs, add_plist_cidr, tc_pl(p, id, 0));
 }
 
-struct addr_vec {
-	struct sg_addr **v;
-	size_t *n;
-};
-
-static void add_addr(void *ctx, const char *item)
+static void add_ep_addr(void *ctx, const char *item)
 {
-	struct addr_vec *av = ctx;
-
-	*av->v = xrealloc(*av->v, *av->n + 1, sizeof(**av->v));
-	(*av->v)[(*av->n)++] = tp_addr(item);
+	tc_ep_addr(ctx, item);
 }
 
-static void add_sg(void *ctx, const char *item)
+static void add_ep_sg(void *ctx, const char *item)
 {
-	struct sg_endpoint *ep = ctx;
-
-	ep->sgs = xrealloc(ep->sgs, ep->n_sgs + 1, sizeof(*ep->sgs));
-	snprintf(ep->sgs[ep->n_sgs++], SG_ID_MAX, "%.*s", SG_ID_MAX - 1, item);
+	tc_ep_sg(ctx, item);
 }
 
 void tp_endpoint(struct sg_policy *p, const char *name, const char *sgs, const char *addrs,
 		 const char *mac)
 {
-	struct sg_endpoint *ep;
-	struct addr_vec av;
+	struct sg_endpoint *ep = tc_ep(p, name);
 
-	p->endpoints = xrealloc(p->endpoints, p->n_endpoints + 1, sizeof(*p->endpoints));
-	ep = &p->endpoints[p->n_endpoints++];
-	memset(ep, 0, sizeof(*ep));
-	ep->name = xstrdup(name);
-	each_item(sgs, add_sg, ep);
-	av.v = &ep->addrs;
-	av.n = &ep->n_addrs;
-	each_item(addrs, add_addr, &av);
+	each_item(sgs, add_ep_sg, ep);
+	each_item(addrs, add_ep_addr, ep);
 	if (mac) {
 		unsigned m[6];
 
@@ -210,26 +145,19 @@ void tp_endpoint(struct sg_policy *p, const char *name, const char *sgs, const c
 	}
 }
 
+static void add_member_addr(void *ctx, const char *item)
+{
+	tc_member_addr(ctx, item);
+}
+
 void tp_member(struct sg_policy *p, const char *sg, const char *addrs)
 {
-	struct sg_member *m;
-	struct addr_vec av;
-
-	p->members = xrealloc(p->members, p->n_members + 1, sizeof(*p->members));
-	m = &p->members[p->n_members++];
-	memset(m, 0, sizeof(*m));
-	snprintf(m->sg, sizeof(m->sg), "%s", sg);
-	av.v = &m->addrs;
-	av.n = &m->n_addrs;
-	each_item(addrs, add_addr, &av);
+	each_item(addrs, add_member_addr, tc_member(p, sg));
 }
 
 static void add_exempt(void *ctx, const char *item)
 {
-	struct sg_node *n = ctx;
-
-	n->exempt = xrealloc(n->exempt, n->n_exempt + 1, sizeof(*n->exempt));
-	n->exempt[n->n_exempt++] = tp_cidr(item);
+	tc_exempt(ctx, item);
 }
 
 void tp_exempt(struct sg_policy *p, const char *cidrs)
@@ -238,7 +166,7 @@ void tp_exempt(struct sg_policy *p, const char *cidrs)
 	p->node.exempt = NULL;
 	p->node.n_exempt = 0;
 	p->node.has_exempt = true;
-	each_item(cidrs, add_exempt, &p->node);
+	each_item(cidrs, add_exempt, p);
 }
 
 /* ---- the datapath ------------------------------------------------------ */

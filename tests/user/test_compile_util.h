@@ -12,23 +12,7 @@
 
 #include "compile.h"
 #include "model.h"
-
-/* ---- building policies (pointers stay valid until the next call adding
- * the same kind of object to the same parent) ---- */
-struct sg_group *tc_group(struct sg_policy *p, const char *id);
-/* src: a CIDR ("10.0.0.0/8", "::/0"), "pl-..." or "sg-..." */
-struct sg_rule *tc_rule(struct sg_group *g, bool egress, int proto, int from, int to,
-			const char *src);
-struct sg_prefix_list *tc_pl(struct sg_policy *p, const char *id, int family);
-void tc_pl_add(struct sg_prefix_list *pl, const char *cidr);
-struct sg_endpoint *tc_ep(struct sg_policy *p, const char *name);
-void tc_ep_sg(struct sg_endpoint *ep, const char *sg);
-void tc_ep_addr(struct sg_endpoint *ep, const char *addr);
-struct sg_member *tc_member(struct sg_policy *p, const char *sg);
-void tc_member_addr(struct sg_member *m, const char *addr);
-void tc_node_addr(struct sg_policy *p, const char *addr);
-void tc_vpc_cidr(struct sg_policy *p, const char *cidr);
-void tc_exempt(struct sg_policy *p, const char *cidr);
+#include "../lib/policy_build.h"
 
 /* ---- a packet as the rules see it ---- */
 struct tc_pkt {
