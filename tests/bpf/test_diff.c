@@ -29,11 +29,7 @@ static unsigned rnd_state;
 
 static unsigned rnd(unsigned n)
 {
-	/* xorshift32: our own generator, so a seed means the same run everywhere. */
-	rnd_state ^= rnd_state << 13;
-	rnd_state ^= rnd_state >> 17;
-	rnd_state ^= rnd_state << 5;
-	return n ? rnd_state % n : 0;
+	return sgt_rand(&rnd_state, n);
 }
 
 static const char *const ep_v4[N_EP] = { "10.0.0.10", "10.0.0.11", "10.0.1.12" };

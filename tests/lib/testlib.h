@@ -28,6 +28,16 @@ void sgt_register_suite(const char *name, CU_InitializeFunc init,
  * Failing randomised tests print the seed so a run can be reproduced. */
 unsigned sgt_seed(void);
 
+/* xorshift32 step of *state (never 0): a value in 0..n-1 (0 when n is 0).
+ * Our own generator, so a seed means the same run on every libc. */
+static inline unsigned sgt_rand(unsigned *state, unsigned n)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return n ? *state % n : 0;
+}
+
 /* Path of a fixture under tests/fixtures (from the repo root or build dir). */
 const char *sgt_fixture(const char *rel);
 
