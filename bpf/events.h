@@ -20,9 +20,13 @@ struct sg_verdict {
 	__u8  reason;
 	__u8  ct_state;
 	__u8  record_frag;         /* first fragment: remember the verdict  */
-	__u8  pad;
+	__u8  probe;               /* kubelet probe traffic (SGBPF_EVENT_F_PROBE) */
 	__u64 generation;
 	__u32 cfg_flags;
+	__u8  steer_ok;            /* TC RX of a pod-facing interface: the pod's
+				    * packets can be redirected to the node */
+	__u8  steered;             /* this one is (an allowed probe reply)  */
+	__u8  pad2[2];
 };
 
 static __always_inline void sg_count(const struct sg_verdict *v)
@@ -48,10 +52,33 @@ static __always_inline void sg_count(const struct sg_verdict *v)
 			s->drop_bytes[dir] += v->pkt_len;
 			if (v->reason < SGBPF_DROP_REASON_MAX)
 				s->drops_by_reason[v->reason]++;
+			if (v->probe)
+				s->probe_drops++;
 		}
 		if (g && v->reason < SGBPF_DROP_REASON_MAX)
 			g->drops_by_reason[v->reason]++;
+		if (g && v->probe)
+			g->probe_drops++;
 	}
+}
+
+/* A probe reply about to be redirected to the node's stack (steered), or
+ * passed to the routes because no target is configured. */
+static __always_inline void sg_count_steer(__u32 ep_id, bool steered)
+{
+	struct sgbpf_global_stats *g = sg_gstats();
+	struct sgbpf_ep_stats *s;
+
+	if (!steered) {
+		if (g)
+			g->probe_unsteered++;
+		return;
+	}
+	if (g)
+		g->probe_steered++;
+	s = bpf_map_lookup_elem(&ep_stats, &ep_id);
+	if (s)
+		s->probe_steered++;
 }
 
 /* A new flow (or untracked packet) admitted by rule_id in slot. */
@@ -101,7 +128,10 @@ static __always_inline void sg_emit(const struct sg_verdict *v, const struct sg_
 		e->sport = p->sport;
 		e->dport = p->dport;
 	}
-	e->pad = 0;
+	e->flags = v->probe ? SGBPF_EVENT_F_PROBE : 0;
+	if (v->steered)
+		e->flags |= SGBPF_EVENT_F_STEERED;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 

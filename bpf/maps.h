@@ -53,6 +53,20 @@ struct {
 } node_addrs SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SGBPF_MAX_PROBE_PORTS);
+	__type(key, struct sgbpf_probe_key);
+	__type(value, struct sgbpf_probe_val);
+} probe_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sgbpf_probe_target);
+} probe_target SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SGBPF_MAX_PREFIXES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

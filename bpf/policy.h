@@ -46,6 +46,25 @@ static __always_inline bool sg_unmanaged(__u32 slot, __u8 family, const __u8 *re
 }
 
 /*
+ * Kubelet probe traffic (spec 5.3): TCP between a node address and one of
+ * the endpoint's probe ports (its destination inbound, its source on the
+ * way back). remote must already be known to be a node address.
+ */
+static __always_inline bool sg_probe_port(__u32 slot, __u32 ep_id, const struct sg_pkt *p,
+					  __u8 dir)
+{
+	struct sgbpf_probe_key k;
+
+	if (p->proto != SG_IPPROTO_TCP || !p->has_l4)
+		return false;
+	k.slot = slot;
+	k.ep_id = ep_id;
+	k.port = bpf_ntohs(dir == SGBPF_DIR_IN ? p->dport : p->sport);
+	k.pad = 0;
+	return bpf_map_lookup_elem(&probe_ports, &k) != NULL;
+}
+
+/*
  * The port-trie "port" of a new flow: the destination port for TCP/UDP,
  * type << 8 | code for ICMP/ICMPv6, 0 for everything else.
  */

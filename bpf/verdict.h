@@ -20,6 +20,9 @@
 #ifndef SGBPF_BPF_VERDICT_H
 #define SGBPF_BPF_VERDICT_H
 
+/* sg_judge()/sg_core(): allowed, and to be steered to the node (sg_steer). */
+#define SG_RET_STEER 2
+
 /* TC: bytes made linear when the headers run past the skb's linear area. */
 #define SG_PULL_MAX (SG_MAX_L4_OFF + 256)
 
@@ -351,10 +354,12 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 			/* The checks are proven: writes are allowed. */
 			if (unlikely(stale))
 				sg_ct_drop_stale(&ck, stale);
+			v->probe = cv->ct_flags & SGBPF_CT_F_PROBE;
 			if (sg_tracked(p, v, cfg, &ck, cv, in_est, now, NULL))
 				return 0;
 			/* A SYN renewing a closed tuple: entry gone, judged
 			 * as a new flow after the full checks. */
+			v->probe = 0;
 			cv = NULL;
 			stale = 0;
 		}
@@ -418,8 +423,10 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 			ep = sg_ep_config(slot, ep_id);
 		if (!ep)
 			return sg_drop(v, SGBPF_DROP_NO_POLICY);
+		v->probe = cv->ct_flags & SGBPF_CT_F_PROBE;
 		if (sg_tracked(p, v, cfg, &ck, cv, in_est, now, ep))
 			return 0;
+		v->probe = 0;
 	}
 
 	/* The exempt list is where the pod may always send (spec 4.1); what
@@ -432,8 +439,18 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 		reason = SGBPF_ALLOW_EXEMPT;
 		goto track;
 	}
-	if ((flags & SGBPF_CFG_MODE_STANDARD) && sg_unmanaged(slot, p->family, remote))
-		return sg_allow(v, SGBPF_ALLOW_UNMANAGED);
+	/* Kubelet probes (spec 5.3): TCP between a node address and a probe
+	 * port. Standard mode doesn't enforce node traffic; strict mode
+	 * judges probes by the rules like any flow, and marks their entry so
+	 * that every later packet is known as a probe without this lookup. */
+	if ((flags & SGBPF_CFG_PROBES) && p->proto == SG_IPPROTO_TCP && p->has_l4 &&
+	    sg_addr_lookup(&node_addrs, slot, p->family, remote) &&
+	    sg_probe_port(slot, ep_id, p, dir)) {
+		v->probe = 1;
+		ctf = SGBPF_CT_F_PROBE;
+	}
+	if ((flags & SGBPF_CFG_MODE_STANDARD) && (v->probe || sg_unmanaged(slot, p->family, remote)))
+		return sg_allow(v, v->probe ? SGBPF_ALLOW_PROBE : SGBPF_ALLOW_UNMANAGED);
 
 	/* Non-first fragments carry no L4 header: they follow the verdict of
 	 * their first fragment, recorded by sg_account(). */
@@ -534,7 +551,7 @@ track:
 			state = SGBPF_CT_SYN_SENT;
 		} else {
 			state = SGBPF_CT_ESTABLISHED;
-			ctf = SGBPF_CT_F_PICKUP;
+			ctf |= SGBPF_CT_F_PICKUP;
 		}
 	} else if (sg_is_icmp(p->family, p->proto)) {
 		/* Only an echo request opens an echo flow. */
@@ -554,10 +571,14 @@ track:
 static __always_inline void sg_account(struct sg_verdict *v, const struct sg_pkt *p,
 				       __u64 now)
 {
-	sg_count(v);
 	if (v->verdict == SGBPF_VERDICT_ALLOW &&
 	    (v->reason == SGBPF_ALLOW_RULE || v->reason == SGBPF_ALLOW_UNTRACKED))
 		sg_count_rule(v->slot, v->rule_id, v->pkt_len);
+	/* Allowed probe traffic is counted apart, whatever admitted it (the
+	 * rule keeps its count above; the event keeps the rule id). */
+	if (v->probe && v->verdict == SGBPF_VERDICT_ALLOW)
+		v->reason = SGBPF_ALLOW_PROBE;
+	sg_count(v);
 	if (v->record_frag) {
 		struct sgbpf_frag_key fk = {};
 		struct sgbpf_frag_val fv = {};
@@ -585,7 +606,8 @@ static __always_inline void sg_account(struct sg_verdict *v, const struct sg_pkt
  * every distinct parser outcome (VLAN tags x IPv4/IPv6 x extension headers x
  * fragments x L4 ...), which inlined cost ~700k of the 1M instructions the
  * verifier allows. It reads no packet bytes (the parser extracted all it
- * needs), so XDP and TC share it. Returns SGBPF_VERDICT_ALLOW / _DROP.
+ * needs), so XDP and TC share it. Returns SGBPF_VERDICT_ALLOW, _DROP or
+ * SG_RET_STEER.
  */
 __noinline int sg_judge(struct sg_pkt *p, struct sg_verdict *v)
 {
@@ -609,8 +631,21 @@ __noinline int sg_judge(struct sg_pkt *p, struct sg_verdict *v)
 	v->cfg_flags = cfg->flags;
 
 	sg_decide(p, v, cfg, now);
+	/* The pod's allowed probe packets to the node go straight to the
+	 * node's stack (sg_steer) when a target is set. */
+	if (v->probe && v->steer_ok && v->dir == SGBPF_DIR_OUT &&
+	    v->verdict == SGBPF_VERDICT_ALLOW) {
+		struct sgbpf_probe_target *t;
+		__u32 zero = 0;
+
+		t = bpf_map_lookup_elem(&probe_target, &zero);
+		v->steered = t && t->ifindex;
+		sg_count_steer(v->ep_id, v->steered);
+	}
 	sg_account(v, p, now);
-	return v->verdict == SGBPF_VERDICT_ALLOW ? SGBPF_VERDICT_ALLOW : SGBPF_VERDICT_DROP;
+	if (v->verdict != SGBPF_VERDICT_ALLOW)
+		return SGBPF_VERDICT_DROP;
+	return v->steered ? SG_RET_STEER : SGBPF_VERDICT_ALLOW;
 }
 
 /*
@@ -618,7 +653,8 @@ __noinline int sg_judge(struct sg_pkt *p, struct sg_verdict *v)
  * direction, read the policy slot once, judge. ctx is the skb for TC
  * (is_tc), used only to pull headers into the linear area. hw_vlan: the tag
  * the NIC/stack already removed (-1: none). egress: TC egress hook
- * (direction inverted). Returns SGBPF_VERDICT_ALLOW or SGBPF_VERDICT_DROP.
+ * (direction inverted). Returns SGBPF_VERDICT_ALLOW, SGBPF_VERDICT_DROP or
+ * SG_RET_STEER (allowed; redirect it to the node's stack).
  */
 static __always_inline int sg_core(void *ctx, void *data, void *data_end, __u32 pkt_len,
 				   __u32 ifindex, int hw_vlan, bool is_tc, bool egress,
@@ -678,6 +714,10 @@ static __always_inline int sg_core(void *ctx, void *data, void *data_end, __u32 
 		v.ep_id = iv->ep_id;
 		v.dir = (iv->role == SGBPF_ROLE_POD_FACING) != egress ? SGBPF_DIR_OUT :
 									SGBPF_DIR_IN;
+		/* Only TC can redirect into a stack, and only on the pod's
+		 * side is the packet still ahead of the routing that drops
+		 * probe replies. */
+		v.steer_ok = is_tc && !egress && iv->role == SGBPF_ROLE_POD_FACING;
 	} else {
 		/* A runt whose VLAN tag (or Ethernet header) is cut: which
 		 * endpoint it is for can't be known, and passing it would

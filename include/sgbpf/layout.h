@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define SGBPF_LAYOUT_VERSION 2
+#define SGBPF_LAYOUT_VERSION 3
 
 /* ---- capacities (map max_entries) ------------------------------------- */
 #define SGBPF_MAX_ENDPOINTS   1024     /* endpoint ids are 0..MAX-1          */
@@ -26,6 +26,7 @@
 #define SGBPF_MAX_PORT_BLOCKS 1048576  /* port-trie entries, both slots       */
 #define SGBPF_MAX_EP_ADDRS    16384    /* endpoint addresses, both slots      */
 #define SGBPF_MAX_EXEMPT      1024     /* exempt prefixes, both slots         */
+#define SGBPF_MAX_PROBE_PORTS 16384    /* endpoint probe ports, both slots    */
 #define SGBPF_CT_EST_MAX      1048576  /* confirmed flows (never evicted)     */
 #define SGBPF_CT_NEW_MAX      262144   /* unconfirmed flows (LRU)             */
 #define SGBPF_FRAG_MAX        16384    /* IPv4/IPv6 first-fragment verdicts   */
@@ -217,6 +218,9 @@ struct sgbpf_ct_val {
  * other side has not answered yet: it stays in ct_new with the TCP_SYN
  * timeout, whatever its state says, and moves to ct_est on the answer. */
 #define SGBPF_CT_F_PICKUP        (1u << 0)
+/* A kubelet probe connection (node address <-> probe port): its packets
+ * count as probe traffic and the pod's are steered to the node's stack. */
+#define SGBPF_CT_F_PROBE         (1u << 1)
 
 /* frags: first-fragment verdicts, so later fragments follow them. */
 struct sgbpf_frag_key {
@@ -246,6 +250,9 @@ struct sgbpf_ep_stats {
 	__u64 drop_bytes[SGBPF_DIR_MAX];
 	__u64 drops_by_reason[SGBPF_DROP_REASON_MAX];
 	__u64 allows_by_reason[SGBPF_ALLOW_REASON_MAX];
+	/* Probe traffic (allowed probe packets are allows_by_reason[PROBE]). */
+	__u64 probe_drops;         /* probe packets dropped, any reason     */
+	__u64 probe_steered;       /* pod -> node packets steered           */
 };
 
 /* rule_stats (per-CPU array indexed by slot * SGBPF_MAX_RULES + rule_id). */
@@ -262,6 +269,9 @@ struct sgbpf_global_stats {
 	__u64 ct_est_full;         /* confirmed flow could not be promoted  */
 	__u64 ct_new_created;
 	__u64 ct_est_created;
+	__u64 probe_drops;         /* as in sgbpf_ep_stats                  */
+	__u64 probe_steered;
+	__u64 probe_unsteered;     /* probe reply passed unsteered: no target */
 };
 
 /* events ring buffer record. */
@@ -283,8 +293,11 @@ struct sgbpf_event {
 	__u8  dst[16];
 	__be16 sport;              /* ICMP: type << 8 | code in sport      */
 	__be16 dport;
-	__u32 pad;
+	__u8  flags;               /* SGBPF_EVENT_F_*                       */
+	__u8  pad[3];
 };
+#define SGBPF_EVENT_F_PROBE      (1u << 0) /* kubelet probe traffic          */
+#define SGBPF_EVENT_F_STEERED    (1u << 1) /* delivered to the node's stack  */
 
 #define SGBPF_RULE_NONE 0xffffffffu
 
@@ -391,6 +404,39 @@ struct sgbpf_exempt_key {
 
 struct sgbpf_exempt_val {
 	__u32 flags;
+};
+
+/*
+ * probe_ports: an endpoint's kubelet probe ports (TCP), in one slot. TCP
+ * between a node address and one of these ports of the endpoint is probe
+ * traffic: counted apart, and its packets from the pod to the node steered
+ * to the node's stack (probe_target) instead of the VPC CNI's per-VLAN
+ * routing, which with tcp_early_demux=1 drops them (spec 5.3).
+ */
+struct sgbpf_probe_key {
+	__u32 slot;
+	__u32 ep_id;
+	__u16 port;                /* host order                            */
+	__u16 pad;
+};
+
+struct sgbpf_probe_val {
+	__u32 flags;
+};
+
+/* ---- node settings, not tied to a policy slot -------------------------- */
+
+/*
+ * probe_target[0]: where the pod's probe replies are delivered: the ingress
+ * of the node's interface that holds its address (the one the probe left
+ * by), with that interface's MAC as the frame's destination so the stack
+ * takes it as its own. ifindex 0: no steering (probes follow the routes).
+ */
+struct sgbpf_probe_target {
+	__u32 ifindex;
+	__u8  mac[6];
+	__u8  has_mac;             /* 0: the interface has no MAC (no rewrite) */
+	__u8  pad;
 };
 
 #endif /* SGBPF_LAYOUT_H */

@@ -261,6 +261,8 @@ static int reset_instance(struct sgbpf *h)
 	if (!err)
 		err = percpu_zero(sgbpf_map_fd(h, SGBPF_MAP_GLOBAL_STATS), 1,
 				  sizeof(struct sgbpf_global_stats));
+	if (!err)
+		err = sgbpf_probe_target_set(h, NULL);
 	if (err)
 		fprintf(stderr, "harness: resetting the datapath state failed: %s\n",
 			strerror(-err));

@@ -118,6 +118,11 @@ void tc_ep_addr(struct sg_endpoint *ep, const char *text)
 	*GROW(ep->addrs, ep->n_addrs) = tc_addr(text);
 }
 
+void tc_ep_probe_port(struct sg_endpoint *ep, uint16_t port)
+{
+	*GROW(ep->probe_ports, ep->n_probe_ports) = port;
+}
+
 struct sg_member *tc_member(struct sg_policy *p, const char *sg)
 {
 	struct sg_member *m = GROW(p->members, p->n_members);

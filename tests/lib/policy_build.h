@@ -10,6 +10,7 @@
 #define SGBPF_POLICY_BUILD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "model.h"
 
@@ -25,6 +26,7 @@ void tc_pl_add(struct sg_prefix_list *pl, const char *cidr);
 struct sg_endpoint *tc_ep(struct sg_policy *p, const char *name);
 void tc_ep_sg(struct sg_endpoint *ep, const char *sg);
 void tc_ep_addr(struct sg_endpoint *ep, const char *addr);
+void tc_ep_probe_port(struct sg_endpoint *ep, uint16_t port);
 struct sg_member *tc_member(struct sg_policy *p, const char *sg);
 void tc_member_addr(struct sg_member *m, const char *addr);
 void tc_node_addr(struct sg_policy *p, const char *addr);

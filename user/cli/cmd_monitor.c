@@ -24,7 +24,8 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: sgbpf monitor [--endpoint NAME] [--drops-only] [--format text|json|flowlog]\n"
+		"usage: sgbpf monitor [--endpoint NAME] [--drops-only] [--probes-only]\n"
+		"                     [--format text|json|flowlog]\n"
 		"                     [--count N] [--duration S] [--flow-interval S]\n"
 		"                     [--account-id ID] [--policy DIR] [--pin-dir P] [--socket PATH]\n"
 		"\n"
@@ -39,6 +40,8 @@ static void usage(FILE *out)
 		"\n"
 		"  --endpoint NAME     only this endpoint's events\n"
 		"  --drops-only        only drops\n"
+		"  --probes-only       only kubelet probe traffic (node <-> probe port), tagged\n"
+		"                      [probe] and, when steered to the node, [... steered]\n"
 		"  --format text       one line per event (default)\n"
 		"           json       one JSON object per line\n"
 		"           flowlog    VPC Flow Logs version 2 records, aggregated per flow\n"
@@ -75,6 +78,7 @@ struct mon {
 	enum fmt fmt;
 	long ep_id;
 	bool drops_only;
+	bool probes_only;
 	long count, seen;
 	uint64_t start_mono;
 	int64_t mono_to_real;           /* add to a CLOCK_MONOTONIC stamp */
@@ -153,8 +157,10 @@ static void print_text(const struct mon *m, const struct sgbpf_event *e)
 		       proto, s, sp, d, dp);
 	else
 		printf("%s %s -> %s", proto, s, d);
-	printf(" %s %s (%u bytes)\n", e->verdict == SGBPF_VERDICT_DROP ? "DROP" : "ALLOW",
-	       why(m, e, w, sizeof(w)), e->pkt_len);
+	printf(" %s %s (%u bytes)%s\n", e->verdict == SGBPF_VERDICT_DROP ? "DROP" : "ALLOW",
+	       why(m, e, w, sizeof(w)), e->pkt_len,
+	       e->flags & SGBPF_EVENT_F_STEERED ? " [probe, steered to the node]" :
+	       e->flags & SGBPF_EVENT_F_PROBE ? " [probe]" : "");
 }
 
 static void print_json(const struct mon *m, const struct sgbpf_event *e)
@@ -200,6 +206,8 @@ static void print_json(const struct mon *m, const struct sgbpf_event *e)
 		cJSON_AddStringToObject(o, "securityGroup", cr->sg_id);
 		cJSON_AddStringToObject(o, "rule", sg_rule_describe(cr, buf, sizeof(buf)));
 	}
+	cJSON_AddBoolToObject(o, "probe", !!(e->flags & SGBPF_EVENT_F_PROBE));
+	cJSON_AddBoolToObject(o, "steered", !!(e->flags & SGBPF_EVENT_F_STEERED));
 	cJSON_AddStringToObject(o, "ctState", sgbpf_ct_state_name(e->ct_state));
 	cJSON_AddNumberToObject(o, "length", e->pkt_len);
 	live_add_u64(o, "generation", e->generation);
@@ -285,6 +293,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (m->drops_only && e->verdict != SGBPF_VERDICT_DROP)
 		return 0;
+	if (m->probes_only && !(e->flags & SGBPF_EVENT_F_PROBE))
+		return 0;
 	if (m->count && m->seen >= m->count)
 		return 0;
 	m->seen++;
@@ -310,6 +320,7 @@ int cmd_monitor(int argc, char **argv)
 		LIVE_LONGOPTS,
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "drops-only", no_argument, NULL, 'D' },
+		{ "probes-only", no_argument, NULL, 'P' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -346,6 +357,9 @@ int cmd_monitor(int argc, char **argv)
 			break;
 		case 'D':
 			m.drops_only = true;
+			break;
+		case 'P':
+			m.probes_only = true;
 			break;
 		case 'f':
 			if (!strcmp(optarg, "text"))

@@ -113,6 +113,11 @@ static cJSON *build(const struct sgbpf_inspect *ins, const struct live_policy *l
 		for (int r = 0; r < SGBPF_ALLOW_REASON_MAX; r++)
 			put(by, sgbpf_allow_reason_name(r), e->allows_by_reason[r],
 			    P(eps[i].allows_by_reason[r]), dt);
+		by = cJSON_AddObjectToObject(o, "probes");
+		put(by, "allowed", e->allows_by_reason[SGBPF_ALLOW_PROBE],
+		    P(eps[i].allows_by_reason[SGBPF_ALLOW_PROBE]), dt);
+		put(by, "dropped", e->probe_drops, P(eps[i].probe_drops), dt);
+		put(by, "steered", e->probe_steered, P(eps[i].probe_steered), dt);
 		cJSON_AddItemToArray(arr, o);
 	}
 	arr = cJSON_AddArrayToObject(doc, "rules");
@@ -156,6 +161,12 @@ static cJSON *build(const struct sgbpf_inspect *ins, const struct live_policy *l
 	for (int r = 0; r < SGBPF_ALLOW_REASON_MAX; r++)
 		put(by, sgbpf_allow_reason_name(r), s->g.allows_by_reason[r],
 		    P(g.allows_by_reason[r]), dt);
+	by = cJSON_AddObjectToObject(doc, "probes");
+	put(by, "allowed", s->g.allows_by_reason[SGBPF_ALLOW_PROBE],
+	    P(g.allows_by_reason[SGBPF_ALLOW_PROBE]), dt);
+	put(by, "dropped", s->g.probe_drops, P(g.probe_drops), dt);
+	put(by, "steered", s->g.probe_steered, P(g.probe_steered), dt);
+	put(by, "unsteered", s->g.probe_unsteered, P(g.probe_unsteered), dt);
 	by = cJSON_AddObjectToObject(doc, "other");
 	put(by, "unknownInterfacePackets", s->g.unknown_iface, P(g.unknown_iface), dt);
 	put(by, "conntrackNewCreated", s->g.ct_new_created, P(g.ct_new_created), dt);
@@ -226,8 +237,14 @@ static void print_table(cJSON *doc)
 			a = a ? a->next : NULL;
 		}
 	}
+	x = cJSON_GetObjectItem(doc, "probes");
+	printf("\nkubelet probes: allowed %s, dropped %s, steered to the node %s, unsteered %s\n",
+	       num(cJSON_GetObjectItem(x, "allowed"), rate, b[0], 32),
+	       num(cJSON_GetObjectItem(x, "dropped"), rate, b[1], 32),
+	       num(cJSON_GetObjectItem(x, "steered"), rate, b[2], 32),
+	       num(cJSON_GetObjectItem(x, "unsteered"), rate, b[3], 32));
 	x = cJSON_GetObjectItem(doc, "other");
-	printf("\npackets on unknown interfaces %s, conntrack entries created: new %s, "
+	printf("packets on unknown interfaces %s, conntrack entries created: new %s, "
 	       "established %s\n", num(cJSON_GetObjectItem(x, "unknownInterfacePackets"), rate, b[0], 32),
 	       num(cJSON_GetObjectItem(x, "conntrackNewCreated"), rate, b[1], 32),
 	       num(cJSON_GetObjectItem(x, "conntrackEstablishedCreated"), rate, b[2], 32));

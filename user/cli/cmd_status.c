@@ -120,7 +120,7 @@ static cJSON *hook_json(const struct hook *h, const uint32_t *current)
 static const enum sgbpf_map fill_maps[] = {
 	SGBPF_MAP_IFACES, SGBPF_MAP_EP_CONFIG, SGBPF_MAP_EP_ADDRS, SGBPF_MAP_NODE_ADDRS,
 	SGBPF_MAP_RULE_TRIE, SGBPF_MAP_PORT_TRIE, SGBPF_MAP_EXEMPT, SGBPF_MAP_CT_NEW,
-	SGBPF_MAP_CT_EST, SGBPF_MAP_FRAGS,
+	SGBPF_MAP_CT_EST, SGBPF_MAP_FRAGS, SGBPF_MAP_PROBE_PORTS,
 };
 
 static uint64_t drops_total(const struct sgbpf_global_stats *g)
@@ -219,6 +219,21 @@ int cmd_status(int argc, char **argv)
 	cJSON_AddBoolToObject(d, "allowEvents", !!(ins.cfg.flags & SGBPF_CFG_EVENTS_ALLOW));
 	cJSON_AddStringToObject(d, "enforcingMode",
 				ins.cfg.flags & SGBPF_CFG_MODE_STANDARD ? "standard" : "strict");
+	{
+		struct sgbpf_probe_target t = {};
+		uint32_t zero = 0;
+		char name[IF_NAMESIZE] = "";
+		cJSON *ps = cJSON_AddObjectToObject(d, "probeSteering");
+
+		if (ins.fd[SGBPF_MAP_PROBE_TARGET] >= 0)
+			bpf_map_lookup_elem(ins.fd[SGBPF_MAP_PROBE_TARGET], &zero, &t);
+		cJSON_AddBoolToObject(ps, "probePorts", !!(ins.cfg.flags & SGBPF_CFG_PROBES));
+		cJSON_AddNumberToObject(ps, "ifindex", t.ifindex);
+		if (t.ifindex && if_indextoname(t.ifindex, name))
+			cJSON_AddStringToObject(ps, "interface", name);
+		else
+			cJSON_AddNullToObject(ps, "interface");
+	}
 
 	/* Attachments: every ifaces entry, what the kernel has on its hooks. */
 	for (int p = 0; p < SGBPF_PROG_MAX; p++)
@@ -329,6 +344,17 @@ int cmd_status(int argc, char **argv)
 	       cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "policy"), "endpoints")->valueint,
 	       ins.cfg.flags & SGBPF_CFG_MODE_STANDARD ? "standard" : "strict",
 	       ins.cfg.flags & SGBPF_CFG_EVENTS_ALLOW ? "on" : "off");
+	{
+		cJSON *ps = cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "policy"), "probeSteering");
+		const char *ifn = cJSON_GetStringValue(cJSON_GetObjectItem(ps, "interface"));
+		int ifx = cJSON_GetObjectItem(ps, "ifindex")->valueint;
+
+		printf("probes:       %s; replies steered %s%s\n",
+		       cJSON_IsTrue(cJSON_GetObjectItem(ps, "probePorts")) ?
+		       "endpoints list probe ports" : "no endpoint lists probe ports",
+		       ifx ? "to the node via " : "nowhere (they follow the routes)",
+		       ifx ? (ifn ? ifn : "?") : "");
+	}
 	printf("pinned at:    %s\n\nattachments:\n", lo.pin_dir);
 	if (!cJSON_GetArraySize(atts)) {
 		printf("  (none)\n");

@@ -954,7 +954,7 @@ int sg_compile(const struct sg_policy *policy, const struct sg_ep_ids *prev,
 	    (err = assign_ep_ids(&x, prev, out)) || (err = build_endpoint_rules(&x, out)) ||
 	    (err = build_rule_trie(&x, out)) || (err = build_port_trie(&x, out)) ||
 	    (err = cc_build_addrs(policy, out, x.diags)) || (err = cc_build_exempt(&policy->node, out, x.diags)) ||
-	    (err = build_ep_config(&x, out)))
+	    (err = build_ep_config(&x, out)) || (err = cc_build_probes(out, x.diags)))
 		goto out;
 	cc_build_slot_config(&policy->node, out);
 out:
@@ -990,6 +990,8 @@ void sg_compiled_free(struct sg_compiled *c)
 	free(c->port_vals);
 	free(c->exempt_keys);
 	free(c->exempt_vals);
+	free(c->probe_keys);
+	free(c->probe_vals);
 	memset(c, 0, sizeof(*c));
 }
 

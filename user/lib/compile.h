@@ -56,6 +56,7 @@ struct sg_compiled {
 	struct sgbpf_port_key *port_keys;    struct sgbpf_port_val *port_vals;   size_t n_port_entries;
 	struct sgbpf_exempt_key *exempt_keys; struct sgbpf_exempt_val *exempt_vals; size_t n_exempt;
 	size_t n_sets;                       /* distinct port sets             */
+	struct sgbpf_probe_key *probe_keys;  struct sgbpf_probe_val *probe_vals; size_t n_probe;
 };
 
 /*

@@ -107,6 +107,7 @@ DEFINE_SORT_PAIRS(sort_addr_entries, struct sgbpf_addr_key, struct sgbpf_addr_va
 DEFINE_SORT_PAIRS(sort_exempt_entries, struct sgbpf_exempt_key, struct sgbpf_exempt_val)
 
 DEFINE_SORT_PAIRS(sort_ep_entries_, struct sgbpf_ep_key, struct sgbpf_ep_val)
+DEFINE_SORT_PAIRS(sort_probe_entries, struct sgbpf_probe_key, struct sgbpf_probe_val)
 
 int cc_sort_ep_entries(struct sgbpf_ep_key *keys, struct sgbpf_ep_val *vals, size_t n)
 {
@@ -230,6 +231,44 @@ int cc_build_addrs(const struct sg_policy *pol, struct sg_compiled *out, struct 
 	if (k > SGBPF_MAX_EP_ADDRS / SGBPF_NUM_SLOTS)
 		return cc_too_big(diags, "node_addrs", k, SGBPF_MAX_EP_ADDRS / SGBPF_NUM_SLOTS,
 				  "list fewer node addresses");
+	return 0;
+}
+
+/* probe_ports: every endpoint's kubelet probe ports, deduplicated. */
+int cc_build_probes(struct sg_compiled *out, struct sg_diags *diags)
+{
+	size_t total = 0, k = 0;
+
+	for (size_t i = 0; i < out->n_endpoints; i++)
+		total += out->endpoints[i].src->n_probe_ports;
+	out->probe_keys = calloc(total ? total : 1, sizeof(*out->probe_keys));
+	out->probe_vals = calloc(total ? total : 1, sizeof(*out->probe_vals));
+	if (!out->probe_keys || !out->probe_vals)
+		return -ENOMEM;
+	for (size_t i = 0; i < out->n_endpoints; i++) {
+		const struct sg_compiled_endpoint *ce = &out->endpoints[i];
+
+		for (size_t j = 0; j < ce->src->n_probe_ports; j++) {
+			out->probe_keys[k].ep_id = ce->ep_id;
+			out->probe_keys[k].port = ce->src->probe_ports[j];
+			k++;
+		}
+	}
+	if (sort_probe_entries(out->probe_keys, out->probe_vals, k))
+		return -ENOMEM;
+	if (k) {
+		size_t w = 0;
+
+		for (size_t i = 1; i < k; i++)
+			if (memcmp(&out->probe_keys[w], &out->probe_keys[i],
+				   sizeof(*out->probe_keys)))
+				out->probe_keys[++w] = out->probe_keys[i];
+		k = w + 1;
+	}
+	out->n_probe = k;
+	if (k > SGBPF_MAX_PROBE_PORTS / SGBPF_NUM_SLOTS)
+		return cc_too_big(diags, "probe_ports", k, SGBPF_MAX_PROBE_PORTS / SGBPF_NUM_SLOTS,
+				  "list fewer probe ports per node (SGBPF_MAX_PROBE_PORTS)");
 	return 0;
 }
 

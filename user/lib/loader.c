@@ -51,9 +51,11 @@ static const char *const map_names[SGBPF_MAP_MAX] = {
 	[SGBPF_MAP_GLOBAL_STATS] = "global_stats",
 	[SGBPF_MAP_EVENTS]       = "events",
 	[SGBPF_MAP_RCU_BARRIER]  = "rcu_barrier",
+	[SGBPF_MAP_PROBE_PORTS]  = "probe_ports",
+	[SGBPF_MAP_PROBE_TARGET] = "probe_target",
 };
 
-#define SLOTTED_TABLES 6
+#define SLOTTED_TABLES 7
 
 /*
  * What one policy slot holds, as far as this handle knows. Known: exactly
@@ -482,6 +484,9 @@ static void fill_tables(const struct sg_compiled *c, struct slot_table *t)
 	t[5] = (struct slot_table){ SGBPF_MAP_EXEMPT, c->exempt_keys, c->exempt_vals,
 		c->n_exempt, sizeof(struct sgbpf_exempt_key), sizeof(struct sgbpf_exempt_val),
 		offsetof(struct sgbpf_exempt_key, slot), 1 };
+	t[6] = (struct slot_table){ SGBPF_MAP_PROBE_PORTS, c->probe_keys, c->probe_vals,
+		c->n_probe, sizeof(struct sgbpf_probe_key), sizeof(struct sgbpf_probe_val),
+		offsetof(struct sgbpf_probe_key, slot), 4 };
 }
 
 static void slot_set(void *key, size_t off, size_t size, uint32_t slot)
@@ -1075,6 +1080,35 @@ int sgbpf_iface_set(struct sgbpf *h, uint32_t ifindex, uint16_t vlan_id, uint32_
 	return 0;
 }
 
+int sgbpf_probe_target_set(struct sgbpf *h, const struct sgbpf_probe_target *t)
+{
+	struct sgbpf_probe_target none = {};
+	uint32_t zero = 0;
+	int err;
+
+	if (!h)
+		return -EINVAL;
+	if (bpf_map_update_elem(h->map_fd[SGBPF_MAP_PROBE_TARGET], &zero, t ? t : &none,
+				BPF_ANY)) {
+		err = -errno;
+		fprintf(stderr, "sgbpf: writing probe_target (ifindex %u) failed: %s\n",
+			t ? t->ifindex : 0, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int sgbpf_probe_target_get(const struct sgbpf *h, struct sgbpf_probe_target *t)
+{
+	uint32_t zero = 0;
+
+	if (!h || !t)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(h->map_fd[SGBPF_MAP_PROBE_TARGET], &zero, t))
+		return -errno;
+	return 0;
+}
+
 int sgbpf_iface_del(struct sgbpf *h, uint32_t ifindex, uint16_t vlan_id)
 {
 	struct sgbpf_iface_key k = { .ifindex = ifindex, .vlan_id = vlan_id };
@@ -1205,5 +1239,6 @@ bool sgbpf_action_passes(enum sgbpf_prog prog, int action)
 {
 	if (prog_is_xdp(prog))
 		return action == XDP_PASS;
-	return action == TC_ACT_OK || action == TC_ACT_UNSPEC;
+	/* TC_ACT_REDIRECT: an allowed probe reply steered to the node. */
+	return action == TC_ACT_OK || action == TC_ACT_UNSPEC || action == TC_ACT_REDIRECT;
 }

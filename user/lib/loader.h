@@ -55,6 +55,8 @@ enum sgbpf_map {
 	SGBPF_MAP_GLOBAL_STATS,      /* "global_stats" */
 	SGBPF_MAP_EVENTS,            /* "events"       */
 	SGBPF_MAP_RCU_BARRIER,       /* "rcu_barrier"  */
+	SGBPF_MAP_PROBE_PORTS,       /* "probe_ports"  */
+	SGBPF_MAP_PROBE_TARGET,      /* "probe_target" */
 	SGBPF_MAP_MAX,
 };
 
@@ -118,6 +120,10 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 int sgbpf_iface_set(struct sgbpf *h, uint32_t ifindex, uint16_t vlan_id,
 		    uint32_t ep_id, enum sgbpf_role role);
 int sgbpf_iface_del(struct sgbpf *h, uint32_t ifindex, uint16_t vlan_id);
+/* Where the pod's probe replies are steered (bpf/steer.h); NULL or ifindex
+ * 0 turns steering off. Not part of a policy slot: it is the node's. */
+int sgbpf_probe_target_set(struct sgbpf *h, const struct sgbpf_probe_target *t);
+int sgbpf_probe_target_get(const struct sgbpf *h, struct sgbpf_probe_target *t);
 
 /* Delete every conntrack, fragment and stats entry of an endpoint. */
 int sgbpf_ep_forget(struct sgbpf *h, uint32_t ep_id);
