@@ -39,9 +39,17 @@ def listen(port, kind):
     return s
 
 
-def tcp_serve(ports):
+def serve_connections(ports, handle):
+    """Accept on every port forever; each connection to handle(c) in a thread."""
     socks = [listen(int(p), socket.SOCK_STREAM) for p in ports]
+    while True:
+        r, _, _ = select.select(socks, [], [])
+        for s in r:
+            c, _ = s.accept()
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
 
+
+def tcp_serve(ports):
     def echo(c):
         try:
             c.settimeout(30)
@@ -54,11 +62,7 @@ def tcp_serve(ports):
             pass
         c.close()
 
-    while True:
-        r, _, _ = select.select(socks, [], [])
-        for s in r:
-            c, _ = s.accept()
-            threading.Thread(target=echo, args=(c,), daemon=True).start()
+    serve_connections(ports, echo)
 
 
 def tcp_try(addr, port, timeout):

@@ -390,6 +390,7 @@ int sgd_reload(struct sgd *d, const char *dir, bool force, struct sgd_reload_res
 	eps_free(oeps, n_oeps);
 	/* New endpoints, moved interfaces, fail-closed ones now known. */
 	sgd_links_sync_all(d);
+	sgd_probe_target_refresh(d, &pol.node);
 	goto out;
 
 runtime_fail:
@@ -610,6 +611,7 @@ static int loop(struct sgd *d)
 					d->reload_due_ns = now;
 			}
 			sgd_reconcile(d);
+			sgd_probe_target_refresh(d, NULL);
 			d->next_reconcile_ns = sgd_now_ns() + d->cfg->reconcile_s * 1000000000ull;
 		}
 		if (d->cfg->gc_s && now >= d->next_gc_ns) {

@@ -7,6 +7,7 @@
 #define SGBPF_DAEMON_H
 
 #include <limits.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,8 @@ struct sgd_config {
 	unsigned reconcile_s;        /* 0 = only at start               */
 	unsigned debounce_ms;
 	unsigned gc_s;               /* conntrack GC period, 0 = never   */
+	char node_iface[IF_NAMESIZE]; /* probe steering target; "" = the
+				       * interface holding the node address */
 };
 
 void sgd_config_defaults(struct sgd_config *cfg);

@@ -12,7 +12,7 @@
 enum {
 	OPT_POLICY = 256, OPT_PIN_DIR, OPT_ATTACH, OPT_ROLE, OPT_GLOB, OPT_PREFIX,
 	OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_ONCE, OPT_RECONCILE, OPT_SOCKET, OPT_CONFIG,
-	OPT_DEBOUNCE, OPT_GC, OPT_HELP,
+	OPT_DEBOUNCE, OPT_GC, OPT_NODE_IFACE, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -30,6 +30,7 @@ static const struct option options[] = {
 	{ "config",             required_argument, NULL, OPT_CONFIG },
 	{ "debounce-ms",        required_argument, NULL, OPT_DEBOUNCE },
 	{ "gc-interval",        required_argument, NULL, OPT_GC },
+	{ "node-iface",         required_argument, NULL, OPT_NODE_IFACE },
 	{ "help",               no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -61,6 +62,8 @@ void sgd_usage(FILE *out)
 "                            (default 50)\n"
 "  --gc-interval S           delete expired conntrack and fragment entries\n"
 "                            every S seconds (default 10, 0 = never)\n"
+"  --node-iface NAME         where the pods' kubelet-probe replies are steered\n"
+"                            (default: the interface holding node.ipv4/ipv6)\n"
 "  --socket PATH             control socket for 'sgbpf apply'\n"
 "                            (default " SGD_SOCKET_DEFAULT ", '' = none)\n"
 "  --config FILE             'key = value' lines, keys as the long flags;\n"
@@ -209,6 +212,8 @@ static int set_opt(struct sgd_config *cfg, int opt, const char *arg)
 			return -EINVAL;
 		cfg->gc_s = v;
 		return 0;
+	case OPT_NODE_IFACE:
+		return copy_path(cfg->node_iface, sizeof(cfg->node_iface), arg, "--node-iface");
 	}
 	return -EINVAL;
 }

@@ -69,6 +69,8 @@ struct sgd_reload_result {
 	char error[256];              /* runtime failure, if any             */
 };
 
+#define SGD_MAX_NODE_ADDRS 8
+
 struct sgd {
 	const struct sgd_config *cfg;
 	char policy_dir[PATH_MAX];
@@ -97,10 +99,19 @@ struct sgd {
 	uint64_t next_gc_ns;
 	uint64_t gc_runs, gc_failures;
 	struct sgbpf_ct_gc_stats gc_last, gc_total;
+	/* Probe steering (daemon_probe.c): the node's addresses of the
+	 * policy in force and the target last written. */
+	struct sg_addr node_addrs[SGD_MAX_NODE_ADDRS];
+	size_t n_node_addrs;
+	struct sgbpf_probe_target probe_target;
+	bool probe_target_known;
 };
 
 /* daemon.c */
 int sgd_reload(struct sgd *d, const char *dir, bool force, struct sgd_reload_result *res);
+/* Point probe steering at the interface holding the node's address (node:
+ * the policy just applied; NULL: the last one's). Logs changes only. */
+void sgd_probe_target_refresh(struct sgd *d, const struct sg_node *node);
 void sgd_gc(struct sgd *d);
 void sgd_reload_result_free(struct sgd_reload_result *res);
 void sgd_watch_policy(struct sgd *d);
