@@ -11,7 +11,13 @@
  *       renames a changed groups file in (as editors do) and waits for the
  *       daemon's policy_applied log line; reports the wall time from the
  *       rename to that line and the daemon's own compile_ms/swap_ms, then
- *       VmRSS / VmHWM of the daemon.
+ *       VmRSS / VmHWM of the daemon;
+ *   (3) packets through those swaps: while (2) runs, a thread sends frames
+ *       of endpoint bench/pod-0 through the daemon's pinned TC programs
+ *       (BPF_PROG_TEST_RUN) in a loop: an established TCP flow, new UDP
+ *       flows and new TCP flows that a rule no round changes allows, and a
+ *       SYN no rule allows. Any allowed frame dropped is lost, any denied
+ *       frame passed is leaked: both must be 0.
  *
  * Every endpoint has its own security group of R distinct rules (v4 and v6
  * CIDRs, TCP/UDP port ranges, ICMP), the worst case for the tables. The
@@ -27,6 +33,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +42,13 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
 
 #include "compile.h"
 #include "loader.h"
+#include "packet.h"
 #include "parse.h"
 #include "pin.h"
 
@@ -285,12 +296,146 @@ static double field(const char *line, const char *key)
 	return p ? atof(p + strlen(key)) : -1;
 }
 
+/*
+ * (3) Traffic through the swaps. Endpoint bench/pod-0 (ep_id 0, the first
+ * endpoint of the first compile) is mapped to {lo, VLAN 1}, NET_FACING, so
+ * TC ingress is its inbound and TC egress its outbound. Its SG's rule 4
+ * (tcp 1028-1032 from 10.0.4.0/24) and rule 1 (udp 1007 from 172.17.0.1)
+ * are the same in every round; only rule 0's port moves.
+ */
+struct traffic {
+	int ingress, egress;             /* pinned program fds            */
+	volatile bool stop;
+	int err;
+	unsigned long est, est_lost, udp, udp_lost, tcp, tcp_lost, deny, deny_leaked;
+};
+
+static int run_frame(int prog, struct sg_pkt_spec *s, bool *pass)
+{
+	uint8_t buf[SG_PKT_MAX];
+	int n;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+
+	s->vlan_id = 1;
+	n = sg_pkt_build(s, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	o.data_in = buf;
+	o.data_size_in = (uint32_t)n;
+	o.repeat = 1;
+	if (bpf_prog_test_run_opts(prog, &o))
+		return -errno;
+	*pass = o.retval == TC_ACT_OK;
+	return 0;
+}
+
+static void tcp_spec(struct sg_pkt_spec *s, const char *src, const char *dst, uint16_t sp,
+		     uint16_t dp, uint8_t flags)
+{
+	memset(s, 0, sizeof(*s));
+	s->family = SGBPF_AF_V4;
+	s->proto = 6;
+	inet_pton(AF_INET, src, s->src);
+	inet_pton(AF_INET, dst, s->dst);
+	s->sport = sp;
+	s->dport = dp;
+	s->tcp_flags = flags;
+}
+
+#define POD0 "10.254.0.1"
+#define TCP_OK_PORT 1028
+
+static void *traffic_main(void *arg)
+{
+	struct traffic *t = arg;
+	struct sg_pkt_spec s;
+	uint32_t i = 0;
+	bool pass;
+	int err;
+
+	/* The established flow: handshake once (the daemon's first policy). */
+	tcp_spec(&s, "10.0.4.9", POD0, 40000, TCP_OK_PORT, SG_TCP_SYN);
+	s.seq = 100;
+	err = run_frame(t->ingress, &s, &pass);
+	if (!err && pass) {
+		tcp_spec(&s, POD0, "10.0.4.9", TCP_OK_PORT, 40000, SG_TCP_SYN | SG_TCP_ACK);
+		s.seq = 900;
+		s.ack = 101;
+		err = run_frame(t->egress, &s, &pass);
+	}
+	if (!err && !pass)
+		err = -EPROTO;
+	while (!err && !t->stop) {
+		uint16_t sp = (uint16_t)(20000 + i % 40000);
+
+		tcp_spec(&s, "10.0.4.9", POD0, 40000, TCP_OK_PORT, SG_TCP_ACK);
+		s.seq = 101;
+		s.ack = 901;
+		if ((err = run_frame(t->ingress, &s, &pass)))
+			break;
+		t->est++;
+		t->est_lost += !pass;
+		memset(&s, 0, sizeof(s));
+		s.family = SGBPF_AF_V4;
+		s.proto = 17;
+		inet_pton(AF_INET, "172.17.0.1", s.src);
+		inet_pton(AF_INET, POD0, s.dst);
+		s.sport = sp;
+		s.dport = 1007;
+		if ((err = run_frame(t->ingress, &s, &pass)))
+			break;
+		t->udp++;
+		t->udp_lost += !pass;
+		tcp_spec(&s, "10.0.4.77", POD0, sp, TCP_OK_PORT + 1, SG_TCP_SYN);
+		if ((err = run_frame(t->ingress, &s, &pass)))
+			break;
+		t->tcp++;
+		t->tcp_lost += !pass;
+		tcp_spec(&s, "10.0.4.9", POD0, sp, 9, SG_TCP_SYN);
+		if ((err = run_frame(t->ingress, &s, &pass)))
+			break;
+		t->deny++;
+		t->deny_leaked += pass;
+		i++;
+	}
+	t->err = err;
+	return NULL;
+}
+
+/* Map pod-0 and open the daemon's programs. */
+static int traffic_open(const char *pin, struct traffic *t)
+{
+	struct sgbpf_iface_key k = { .ifindex = 1, .vlan_id = 1 };
+	struct sgbpf_iface_val v = { .ep_id = 0, .role = SGBPF_ROLE_NET_FACING };
+	char path[PATH_MAX];
+	int fd, err = 0;
+
+	memset(t, 0, sizeof(*t));
+	snprintf(path, sizeof(path), "%s/maps/ifaces", pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+		err = -errno;
+	close(fd);
+	snprintf(path, sizeof(path), "%s/progs/%s", pin, sgbpf_prog_name(SGBPF_PROG_TC_INGRESS));
+	t->ingress = bpf_obj_get(path);
+	snprintf(path, sizeof(path), "%s/progs/%s", pin, sgbpf_prog_name(SGBPF_PROG_TC_EGRESS));
+	t->egress = bpf_obj_get(path);
+	if (!err && (t->ingress < 0 || t->egress < 0))
+		err = -errno;
+	return err;
+}
+
 static int with_daemon(const char *self, const char *dir)
 {
 	char sgbpfd[PATH_MAX], pin[64], line[1 << 16], *slash;
 	double wall[32], comp[32], swp[32];
 	unsigned n = opt_rounds < 32 ? opt_rounds : 32;
 	int pfd[2], err = 0, st;
+	struct traffic tr = { .ingress = -1, .egress = -1 };
+	bool have_thr = false;
+	pthread_t thr;
 	pid_t pid;
 
 	snprintf(sgbpfd, sizeof(sgbpfd), "%s", self);
@@ -321,6 +466,15 @@ static int with_daemon(const char *self, const char *dir)
 		err = -EIO;
 		goto out;
 	}
+	err = traffic_open(pin, &tr);
+	if (!err && (err = -pthread_create(&thr, NULL, traffic_main, &tr)) == 0)
+		have_thr = true;
+	if (err) {
+		fprintf(stderr, "daemon-bench: starting the traffic through %s failed: %s\n", pin,
+			strerror(-err));
+		goto out;
+	}
+	usleep(50000);
 	for (unsigned i = 0; i < n; i++) {
 		double t0 = now_ms();
 
@@ -343,7 +497,33 @@ static int with_daemon(const char *self, const char *dir)
 	printf("    default --debounce-ms 50 adds 50 ms to the first of a burst of writes\n");
 	printf("    sgbpfd memory: VmRSS %ld kB, VmHWM (peak) %ld kB\n", status_kb(pid, "VmRSS:"),
 	       status_kb(pid, "VmHWM:"));
+	tr.stop = true;
+	pthread_join(thr, NULL);
+	have_thr = false;
+	if (tr.err) {
+		fprintf(stderr, "daemon-bench: traffic through the swaps failed: %s\n",
+			strerror(-tr.err));
+		err = tr.err;
+		goto out;
+	}
+	printf("(3) frames of bench/pod-0 through sgbpfd's programs during those %u swaps:\n", n);
+	printf("    established TCP  %9lu sent, %lu dropped\n", tr.est, tr.est_lost);
+	printf("    UDP, 40000 flows %9lu sent, %lu dropped (new, then tracked)\n", tr.udp, tr.udp_lost);
+	printf("    TCP SYNs, 40000  %9lu sent, %lu dropped (new, then tracked)\n", tr.tcp, tr.tcp_lost);
+	printf("    denied SYNs      %9lu sent, %lu passed\n", tr.deny, tr.deny_leaked);
+	printf("    packets lost: %lu, leaked: %lu   (target 0 and 0)\n",
+	       tr.est_lost + tr.udp_lost + tr.tcp_lost, tr.deny_leaked);
+	if (tr.est_lost + tr.udp_lost + tr.tcp_lost + tr.deny_leaked)
+		err = -EPROTO;
 out:
+	if (have_thr) {
+		tr.stop = true;
+		pthread_join(thr, NULL);
+	}
+	if (tr.ingress > 0)
+		close(tr.ingress);
+	if (tr.egress > 0)
+		close(tr.egress);
 	kill(pid, SIGTERM);
 	waitpid(pid, &st, 0);
 	close(pfd[0]);

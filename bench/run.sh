@@ -6,8 +6,9 @@
 #   2    new-flow cost against rules (10..10000); established cost against
 #        conntrack entries (1k, 100k, 1M)
 #   3    live: sgbpf vs nftables+conntrack at 10, 100, 1000 rules
+#   4    hot swap at 100 endpoints x 1000 rules: change -> enforcement, and
+#        frames lost or leaked during the swaps (daemon-bench)
 #   5    map memory per endpoint, per 1000 rules, per 100k flows
-# (table 4, hot-swap, is bench/daemon-bench: docs/daemon.md).
 #
 #   ./bench/run.sh [--full] [--no-live] [--no-datapath] [datapath-bench args]
 # --full: more flows, batches and live rounds (about 3x longer).
@@ -19,7 +20,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "bench/run.sh: needs root (loads BPF programs and runs them with BPF_PROG_TEST_RUN); run: sudo make bench" >&2
 	exit 2
 fi
-for bin in datapath-bench sgbpf-bench gen-policy gen-traffic live-udp; do
+for bin in datapath-bench sgbpf-bench gen-policy gen-traffic live-udp daemon-bench; do
 	if [ ! -x "build/bench/$bin" ]; then
 		echo "bench/run.sh: build/bench/$bin is missing; build it with: make build/bench/$bin" >&2
 		exit 2
@@ -135,6 +136,13 @@ if [ "$LIVE" = 1 ]; then
 	} | save live-table3
 	echo
 fi
+
+{
+echo "== Table 4: hot swap, 100 endpoints x 1000 rules (real sgbpfd)"
+"$B/daemon-bench" -e 100 -r 1000 -n "$( [ "$FULL" = 1 ] && echo 15 || echo 7 )"
+echo "command: build/bench/daemon-bench -e 100 -r 1000"
+} | save swap-table4
+echo
 
 {
 echo "== Table 5: map memory (memlock from /proc/PID/fdinfo, KiB)"
