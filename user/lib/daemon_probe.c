@@ -52,6 +52,14 @@ void sgd_probe_target_refresh(struct sgd *d, const struct sg_node *node)
 		}
 		return;
 	}
+	if (d->cfg->attach == SGBPF_ATTACH_XDP && d->cfg->role == SGBPF_ROLE_POD_FACING &&
+	    sgd_log_begin(&l, SGD_WARN, "probe_steering_needs_tc")) {
+		/* XDP can't hand a frame to another interface's stack. */
+		sgd_log_str(&l, "msg", "with --attach xdp the pods' packets are judged by XDP, "
+			    "which can't steer probe replies; use --attach tc (the default) so "
+			    "probes work with tcp_early_demux=1");
+		sgd_log_end(&l);
+	}
 	if (sgd_log_begin(&l, SGD_INFO, "probe_steering")) {
 		char mac[18] = "none";
 
