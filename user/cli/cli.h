@@ -22,6 +22,7 @@ int cmd_sg(int argc, char **argv);        /* cmd_sg.c       */
 int cmd_ct(int argc, char **argv);        /* cmd_ct.c       */
 int cmd_stats(int argc, char **argv);     /* cmd_stats.c    */
 int cmd_monitor(int argc, char **argv);   /* cmd_monitor.c  */
+int cmd_import(int argc, char **argv);    /* cmd_import.c   */
 
 /* Shared with the live verbs: `sgbpf rules` formatting (cmd_rules.c). */
 struct sg_compiled;

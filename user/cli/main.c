@@ -21,7 +21,8 @@ static const struct sg_cli_cmd commands[] = {
 	{ "sg",       cmd_sg,       "sg ID [-o json]              a group's rules, endpoints and member addresses" },
 	{ "ct",       cmd_ct,       "ct list|flush [--endpoint NAME] [--proto P] [--addr A]  conntrack table" },
 	{ "stats",    cmd_stats,    "stats [--watch S] [-o json]  counters per endpoint, rule and drop reason" },
-	{ "monitor",  cmd_monitor,  "monitor [--endpoint NAME] [--drops-only] [--format text|json|flowlog]" },
+	{ "import",   cmd_import,   "import --pods F --sgp F [--node N] [--nodes F] [-o FILE]  endpoints document from kubectl output" },
+	{ "monitor",  cmd_monitor,  "monitor [--endpoint NAME] [--drops-only] [--probes-only] [--format text|json|flowlog]" },
 };
 
 static void usage(FILE *out)
