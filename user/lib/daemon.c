@@ -404,6 +404,14 @@ runtime_fail:
 		sgd_log_end(&l);
 	}
 out:
+	if (res->status == SGD_EXIT_OK) {
+		d->swaps++;
+		d->last_swap_ns = res->swap_ns;
+	} else if (res->status == SGD_EXIT_INVALID) {
+		d->swaps_rejected++;
+	} else {
+		d->swap_errors++;
+	}
 	if (neps)
 		eps_free(neps, c.n_endpoints);
 	free(recs);
@@ -565,7 +573,7 @@ static void drain_signals(struct sgd *d)
 
 static int loop(struct sgd *d)
 {
-	struct pollfd p[4];
+	struct pollfd p[4 + SGD_METRICS_POLLFDS];
 	struct sgd_reload_result res;
 
 	while (!d->stop) {
@@ -578,13 +586,15 @@ static int loop(struct sgd *d)
 			due = d->next_gc_ns;
 		if (d->reload_due_ns && d->reload_due_ns < due)
 			due = d->reload_due_ns;
+		if (sgd_metrics_due(d) < due)
+			due = sgd_metrics_due(d);
 		timeout = due == UINT64_MAX ? -1 :
 			  due <= now ? 0 : (int)((due - now + 999999) / 1000000);
 		p[0] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = sgd_links_fd(d), .events = POLLIN };
 		p[2] = (struct pollfd){ .fd = d->ino_fd, .events = POLLIN };
 		p[3] = (struct pollfd){ .fd = d->ctl_fd, .events = POLLIN };
-		if (poll(p, 4, timeout) < 0 && errno != EINTR) {
+		if (poll(p, 4 + sgd_metrics_pollfds(d, p + 4), timeout) < 0 && errno != EINTR) {
 			sgd_logm(SGD_ERROR, "poll_failed", "%s", strerror(errno));
 			return SGD_EXIT_ERROR;
 		}
@@ -598,6 +608,7 @@ static int loop(struct sgd *d)
 			drain_inotify(d);
 		if (p[3].revents)
 			sgd_ctl_serve(d);
+		sgd_metrics_serve(d, p + 4);
 		now = sgd_now_ns();
 		if (d->reload_due_ns && d->reload_due_ns <= now) {
 			d->reload_due_ns = 0;
@@ -740,7 +751,7 @@ int sgd_run(const struct sgd_config *cfg)
 			 "%s", rc, cfg->pin_dir);
 		goto out;
 	}
-	if (cfg->socket_path[0] && sgd_ctl_open(&d)) {
+	if ((cfg->socket_path[0] && sgd_ctl_open(&d)) || sgd_metrics_open(&d)) {
 		rc = SGD_EXIT_ERROR;
 		goto out;
 	}
@@ -749,6 +760,7 @@ int sgd_run(const struct sgd_config *cfg)
 	sgd_logm(SGD_INFO, "running", "watching %s", d.policy_dir);
 	rc = loop(&d);
 out:
+	sgd_metrics_close(&d);
 	sgd_ctl_close(&d);
 	sgd_links_close(&d);
 	if (d.ino_fd >= 0)

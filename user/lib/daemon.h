@@ -46,6 +46,7 @@ struct sgd_config {
 	unsigned gc_s;               /* conntrack GC period, 0 = never   */
 	char node_iface[IF_NAMESIZE]; /* probe steering target; "" = the
 				       * interface holding the node address */
+	char metrics_addr[128];      /* --metrics ADDR, "" = no listener  */
 };
 
 void sgd_config_defaults(struct sgd_config *cfg);

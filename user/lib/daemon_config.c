@@ -7,12 +7,13 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "metrics.h"
 #include "pin.h"
 
 enum {
 	OPT_POLICY = 256, OPT_PIN_DIR, OPT_ATTACH, OPT_ROLE, OPT_GLOB, OPT_PREFIX,
 	OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_ONCE, OPT_RECONCILE, OPT_SOCKET, OPT_CONFIG,
-	OPT_DEBOUNCE, OPT_GC, OPT_NODE_IFACE, OPT_HELP,
+	OPT_DEBOUNCE, OPT_GC, OPT_NODE_IFACE, OPT_METRICS, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -31,6 +32,7 @@ static const struct option options[] = {
 	{ "debounce-ms",        required_argument, NULL, OPT_DEBOUNCE },
 	{ "gc-interval",        required_argument, NULL, OPT_GC },
 	{ "node-iface",         required_argument, NULL, OPT_NODE_IFACE },
+	{ "metrics",            required_argument, NULL, OPT_METRICS },
 	{ "help",               no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -66,6 +68,9 @@ void sgd_usage(FILE *out)
 "                            (default: the interface holding node.ipv4/ipv6)\n"
 "  --socket PATH             control socket for 'sgbpf apply'\n"
 "                            (default " SGD_SOCKET_DEFAULT ", '' = none)\n"
+"  --metrics ADDR            serve Prometheus /metrics and /healthz over HTTP\n"
+"                            on ADDR: host:port, [ipv6]:port or :port (every\n"
+"                            address); default: off, nothing listens\n"
 "  --config FILE             'key = value' lines, keys as the long flags;\n"
 "                            flags override it\n"
 "On SIGTERM/SIGINT sgbpfd exits leaving programs attached and maps pinned;\n"
@@ -214,6 +219,15 @@ static int set_opt(struct sgd_config *cfg, int opt, const char *arg)
 		return 0;
 	case OPT_NODE_IFACE:
 		return copy_path(cfg->node_iface, sizeof(cfg->node_iface), arg, "--node-iface");
+	case OPT_METRICS: {
+		char host[128];
+		uint16_t port;
+
+		/* '' turns it off (over a config file's metrics key). */
+		if (*arg && sgbpf_http_addr_split(arg, host, sizeof(host), &port, "sgbpfd --metrics"))
+			return -EINVAL;
+		return copy_path(cfg->metrics_addr, sizeof(cfg->metrics_addr), arg, "--metrics");
+	}
 	}
 	return -EINVAL;
 }

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "diag.h"
 #include "loader.h"
+#include "metrics.h"
 #include "pin.h"
 
 #define SGD_NONE UINT32_MAX           /* link not managed by sgbpfd */
@@ -105,6 +106,10 @@ struct sgd {
 	size_t n_node_addrs;
 	struct sgbpf_probe_target probe_target;
 	bool probe_target_known;
+	/* Counts since start, for --metrics (daemon_metrics.c). */
+	uint64_t swaps, swaps_rejected, swap_errors, last_swap_ns;
+	uint64_t attach_errors;
+	struct sgd_metrics *metrics;  /* NULL without --metrics         */
 };
 
 /* daemon.c */
@@ -128,6 +133,17 @@ void sgd_link_gone(struct sgd *d, int ifindex);
 void sgd_ep_removed(struct sgd *d, uint32_t ep_id, const char *name);
 void sgd_reconcile(struct sgd *d);
 void sgd_forget_all_state(struct sgd *d);
+
+/* daemon_metrics.c: --metrics (Prometheus /metrics and /healthz) */
+#define SGD_METRICS_POLLFDS SGBPF_HTTP_POLLFDS
+int sgd_metrics_open(struct sgd *d);
+void sgd_metrics_close(struct sgd *d);
+/* Fill p[0..SGD_METRICS_POLLFDS-1]; returns how many (0 without --metrics). */
+int sgd_metrics_pollfds(struct sgd *d, struct pollfd *p);
+/* Serve the events in p; count conntrack entries one batch per call. */
+void sgd_metrics_serve(struct sgd *d, const struct pollfd *p);
+/* sgd_now_ns() by which sgd_metrics_serve wants to run, UINT64_MAX = none. */
+uint64_t sgd_metrics_due(const struct sgd *d);
 
 /* daemon_ctl.c: control socket */
 int sgd_ctl_open(struct sgd *d);

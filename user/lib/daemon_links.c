@@ -188,8 +188,10 @@ void sgd_link_update(struct sgd *d, int ifindex, const char *name)
 	sgd_capture_begin();
 	err = sgbpf_iface_set(d->h, ifindex, 0, want, d->cfg->role);
 	sgd_capture_end(SGD_ERROR, "iface_entry_failed");
-	if (err)
+	if (err) {
+		d->attach_errors++;
 		return;
+	}
 	if (lk->ep_id != want)
 		lk->enforced = false;
 	lk->ep_id = want;
@@ -198,6 +200,7 @@ void sgd_link_update(struct sgd *d, int ifindex, const char *name)
 		err = sgbpf_attach(d->h, ifindex, d->cfg->attach, d->link_dir);
 		sgd_capture_end(SGD_ERROR, "attach_failed");
 		if (err) {
+			d->attach_errors++;
 			log_link(SGD_ERROR, "attach_failed", d, lk, "error", strerror(-err));
 			return;
 		}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * sgbpfd --metrics: the Prometheus text exposition (format 0.0.4) of a
+ * snapshot of the daemon's counters, a conntrack entry counter that works in
+ * bounded batches, and a small non-blocking HTTP/1.1 server meant to be
+ * driven from the daemon's poll() loop. Nothing here blocks: the server reads
+ * and writes only what the sockets take, and the counter does one batch per
+ * call. See docs/daemon.md, "Metrics".
+ */
+#ifndef SGBPF_METRICS_H
+#define SGBPF_METRICS_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <sgbpf/layout.h>
+
+/* The build's version for sgbpf_build_info; a build may pass its own. */
+#ifndef SGBPF_VERSION
+#define SGBPF_VERSION "dev"
+#endif
+
+/* ---- growable text buffer --------------------------------------------- */
+struct sgbpf_metrics_buf {
+	char *p;
+	size_t len, cap;
+	bool failed;                 /* an allocation failed: contents cut short */
+};
+
+void sgbpf_metrics_printf(struct sgbpf_metrics_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sgbpf_metrics_buf_free(struct sgbpf_metrics_buf *b);
+
+/* ---- the exposition ---------------------------------------------------- */
+enum { SGBPF_METRICS_CT_NEW = 0, SGBPF_METRICS_CT_EST = 1, SGBPF_METRICS_CT_MAX };
+
+struct sgbpf_metrics_endpoint {
+	const char *name;            /* label value, escaped when rendered       */
+	struct sgbpf_ep_stats st;    /* summed over CPUs                         */
+};
+
+struct sgbpf_metrics_snapshot {
+	const char *version;
+	unsigned layout;
+	uint64_t generation;         /* policy generation in force               */
+	uint64_t swaps;              /* successful swaps by this process         */
+	uint64_t swaps_rejected;     /* policy refused (invalid)                 */
+	uint64_t swap_errors;        /* runtime failures                         */
+	double last_swap_s;          /* write + flip of the last swap, 0 = none  */
+	uint64_t attach_errors;
+	uint64_t attached;           /* interfaces with sgbpf's programs         */
+	const struct sgbpf_metrics_endpoint *eps;
+	size_t n_eps;
+	struct sgbpf_global_stats g; /* summed over CPUs                         */
+	bool ct_known;               /* ct_entries hold a completed count        */
+	uint64_t ct_entries[SGBPF_METRICS_CT_MAX];
+	double ct_count_age_s;       /* how old that count is                    */
+	uint64_t ct_capacity[SGBPF_METRICS_CT_MAX];
+	uint64_t gc_deleted_est, gc_deleted_new, gc_deleted_frags;
+};
+
+/* Append the exposition of s to out. Returns 0 or -ENOMEM. */
+int sgbpf_metrics_render(const struct sgbpf_metrics_snapshot *s, struct sgbpf_metrics_buf *out);
+
+/* ---- conntrack entry counter ------------------------------------------- */
+/*
+ * Counts the entries of ct_new and ct_est with BPF_MAP_LOOKUP_BATCH, one
+ * batch per step, so a million entries never hold up the caller's loop for
+ * more than one batch. The batch cursor of a hash map is a bucket index, so
+ * entries deleted or added between steps never restart the walk; the count
+ * is that of a walk, not of an instant.
+ */
+struct sgbpf_ct_count {
+	int fd[SGBPF_METRICS_CT_MAX];
+	uint32_t batch;
+	void *keys, *vals, *tok_in, *tok_out;
+	bool running, have_tok;
+	int table;                   /* being walked                             */
+	uint64_t partial[SGBPF_METRICS_CT_MAX];
+	/* Of the last completed pass: */
+	uint64_t entries[SGBPF_METRICS_CT_MAX];
+	uint64_t done_ns;            /* CLOCK_MONOTONIC when it ended, 0 = never */
+	int err;                     /* 0, or -errno: entries not valid          */
+	uint64_t pass_ns;            /* loop time the pass took (sum of steps)   */
+};
+
+/* fds stay the caller's. batch: entries per step. Returns 0 or -errno. */
+int sgbpf_ct_count_init(struct sgbpf_ct_count *c, int fd_new, int fd_est, uint32_t batch);
+void sgbpf_ct_count_free(struct sgbpf_ct_count *c);
+void sgbpf_ct_count_start(struct sgbpf_ct_count *c);
+/* One batch. Returns 1 when the pass ended (c->err says how), else 0. */
+int sgbpf_ct_count_step(struct sgbpf_ct_count *c);
+
+/* ---- HTTP/1.1 server ---------------------------------------------------- */
+#define SGBPF_HTTP_MAX_CLIENTS 8
+#define SGBPF_HTTP_MAX_REQUEST 8192  /* request line + headers            */
+#define SGBPF_HTTP_MAX_PATH    256
+#define SGBPF_HTTP_POLLFDS     (1 + SGBPF_HTTP_MAX_CLIENTS)
+
+struct sgbpf_http_reply {
+	int status;                  /* 200, 404, 503, ...                     */
+	const char *content_type;    /* NULL: text/plain; charset=utf-8        */
+	struct sgbpf_metrics_buf body;
+};
+
+/*
+ * Answer GET/HEAD path (query string stripped) into r (status preset to
+ * 200). Return 0, or -EAGAIN to answer later: the client waits until
+ * sgbpf_http_retry() gets another answer, or its time runs out (503).
+ */
+typedef int (*sgbpf_http_handler)(void *ctx, const char *path, struct sgbpf_http_reply *r);
+
+struct sgbpf_http;
+
+/*
+ * Listen on addr ("host:port", "[v6]:port" or ":port" for every address,
+ * IPv6 and IPv4). idle_ms: a client making no progress that long is closed;
+ * none lives longer than 6 x idle_ms. Returns 0 or -errno with a message
+ * on stderr.
+ */
+int sgbpf_http_open(const char *addr, unsigned idle_ms, sgbpf_http_handler handler, void *ctx,
+		    struct sgbpf_http **out);
+void sgbpf_http_close(struct sgbpf_http *s);
+/* The bound address (for ":0" in tests, and the log). */
+int sgbpf_http_local(const struct sgbpf_http *s, struct sockaddr_storage *ss, socklen_t *len);
+/* Fill p[0..SGBPF_HTTP_POLLFDS-1] (unused entries have fd -1). */
+void sgbpf_http_pollfds(const struct sgbpf_http *s, struct pollfd *p);
+/* Handle the events poll() left in p, and clients whose time ran out. */
+void sgbpf_http_serve(struct sgbpf_http *s, const struct pollfd *p);
+/* Ask the handler again for every waiting client. */
+void sgbpf_http_retry(struct sgbpf_http *s);
+/* CLOCK_MONOTONIC ns of the next client timeout, UINT64_MAX when none. */
+uint64_t sgbpf_http_deadline(const struct sgbpf_http *s);
+/* Clients connected now. */
+int sgbpf_http_clients(const struct sgbpf_http *s);
+
+/*
+ * Split addr into host ("" for ":port") and port. Returns 0, or -EINVAL
+ * with a message on stderr prefixed by who.
+ */
+int sgbpf_http_addr_split(const char *addr, char *host, size_t host_len, uint16_t *port,
+			  const char *who);
+
+/*
+ * Parse a request head in buf[0..len). Returns 0 while incomplete, 200 for
+ * a GET or HEAD (*head set, path without query), or the status to answer:
+ * 400 malformed, 405 another method, 414 path too long, 505 not HTTP/1.x.
+ */
+int sgbpf_http_parse_request(const char *buf, size_t len, bool *head, char *path,
+			     size_t path_len);
+const char *sgbpf_http_status_text(int status);
+
+#endif
