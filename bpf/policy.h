@@ -46,22 +46,22 @@ static __always_inline bool sg_unmanaged(__u32 slot, __u8 family, const __u8 *re
 }
 
 /*
- * Kubelet probe traffic (spec 5.3): TCP between a node address and one of
- * the endpoint's probe ports (its destination inbound, its source on the
- * way back). remote must already be known to be a node address.
+ * Kubelet probe traffic (spec 5.3): a TCP connection the node opens from one
+ * of its addresses (remote) to one of the endpoint's probe ports (local_port,
+ * network order). Only the node's side decides: a pod sending from a probe
+ * port opens no probe.
  */
-static __always_inline bool sg_probe_port(__u32 slot, __u32 ep_id, const struct sg_pkt *p,
-					  __u8 dir)
+static __always_inline bool sg_probe_flow(__u32 slot, __u32 ep_id, __u8 family,
+					  const __u8 *remote, __be16 local_port)
 {
 	struct sgbpf_probe_key k;
 
-	if (p->proto != SG_IPPROTO_TCP || !p->has_l4)
-		return false;
 	k.slot = slot;
 	k.ep_id = ep_id;
-	k.port = bpf_ntohs(dir == SGBPF_DIR_IN ? p->dport : p->sport);
+	k.port = bpf_ntohs(local_port);
 	k.pad = 0;
-	return bpf_map_lookup_elem(&probe_ports, &k) != NULL;
+	return bpf_map_lookup_elem(&probe_ports, &k) &&
+	       sg_addr_lookup(&node_addrs, slot, family, remote);
 }
 
 /*

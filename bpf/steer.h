@@ -32,11 +32,16 @@ static __always_inline int sg_steer(struct __sk_buff *skb)
 	__u32 zero = 0;
 
 	t = bpf_map_lookup_elem(&probe_target, &zero);
-	if (!t || !t->ifindex)
-		return TC_ACT_OK;
 	/* The frame starts at the Ethernet header on a TC hook. */
-	if (t->has_mac && bpf_skb_store_bytes(skb, 0, t->mac, 6, 0))
+	if (!t || !t->ifindex || (t->has_mac && bpf_skb_store_bytes(skb, 0, t->mac, 6, 0))) {
+		struct sgbpf_global_stats *g = sg_gstats();
+
+		/* Counted steered a moment ago (target cleared since, or the
+		 * frame is not writable): say so. */
+		if (g)
+			g->probe_unsteered++;
 		return TC_ACT_OK;
+	}
 	return bpf_redirect(t->ifindex, BPF_F_INGRESS);
 }
 

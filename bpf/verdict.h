@@ -423,6 +423,13 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 			ep = sg_ep_config(slot, ep_id);
 		if (!ep)
 			return sg_drop(v, SGBPF_DROP_NO_POLICY);
+		/* A probe stays one only while the policy in force still has
+		 * its port and the node's address (this is the flow's first
+		 * packet since a swap). */
+		if (unlikely(cv->ct_flags & SGBPF_CT_F_PROBE) &&
+		    !((flags & SGBPF_CFG_PROBES) &&
+		      sg_probe_flow(slot, ep_id, ck.family, ck.remote_addr, ck.local_port)))
+			cv->ct_flags &= ~SGBPF_CT_F_PROBE;
 		v->probe = cv->ct_flags & SGBPF_CT_F_PROBE;
 		if (sg_tracked(p, v, cfg, &ck, cv, in_est, now, ep))
 			return 0;
@@ -439,18 +446,32 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 		reason = SGBPF_ALLOW_EXEMPT;
 		goto track;
 	}
-	/* Kubelet probes (spec 5.3): TCP between a node address and a probe
-	 * port. Standard mode doesn't enforce node traffic; strict mode
-	 * judges probes by the rules like any flow, and marks their entry so
-	 * that every later packet is known as a probe without this lookup. */
-	if ((flags & SGBPF_CFG_PROBES) && p->proto == SG_IPPROTO_TCP && p->has_l4 &&
-	    sg_addr_lookup(&node_addrs, slot, p->family, remote) &&
-	    sg_probe_port(slot, ep_id, p, dir)) {
+	/* Kubelet probes (spec 5.3): a TCP connection the node opens (a bare
+	 * SYN: a reply or a mid-stream pickup proves nothing about who opened
+	 * it, and probes are short) to a probe port. Its entry is marked so that every later packet, the
+	 * pod's replies above all, is known as a probe without a lookup, and
+	 * only replies of a marked entry are ever steered: probes are always
+	 * tracked. Standard mode doesn't enforce node traffic (but tracks
+	 * probes); strict mode judges them by the rules like any flow. */
+	if ((flags & SGBPF_CFG_PROBES) && dir == SGBPF_DIR_IN &&
+	    p->proto == SG_IPPROTO_TCP && p->has_l4 &&
+	    (p->tcp_flags & (SG_TCP_SYN | SG_TCP_ACK | SG_TCP_RST)) == SG_TCP_SYN &&
+	    sg_probe_flow(slot, ep_id, p->family, remote, p->dport)) {
 		v->probe = 1;
 		ctf = SGBPF_CT_F_PROBE;
 	}
-	if ((flags & SGBPF_CFG_MODE_STANDARD) && (v->probe || sg_unmanaged(slot, p->family, remote)))
-		return sg_allow(v, v->probe ? SGBPF_ALLOW_PROBE : SGBPF_ALLOW_UNMANAGED);
+	if (flags & SGBPF_CFG_MODE_STANDARD) {
+		if (v->probe) {
+			if (!ep)
+				ep = sg_ep_config(slot, ep_id);
+			if (!ep)
+				return sg_drop(v, SGBPF_DROP_NO_POLICY);
+			reason = SGBPF_ALLOW_PROBE;
+			goto track;
+		}
+		if (sg_unmanaged(slot, p->family, remote))
+			return sg_allow(v, SGBPF_ALLOW_UNMANAGED);
+	}
 
 	/* Non-first fragments carry no L4 header: they follow the verdict of
 	 * their first fragment, recorded by sg_account(). */
@@ -513,8 +534,9 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 				  SGBPF_DROP_ICMP_UNRELATED : SGBPF_DROP_NO_RULE);
 	v->rule_id = pv->rule_id;
 
-	/* /0 rule here and an all-ports /0 rule the other way: untracked. */
-	if (want_zero && zero)
+	/* /0 rule here and an all-ports /0 rule the other way: untracked
+	 * (but a probe: see above). */
+	if (want_zero && zero && !v->probe)
 		return sg_allow(v, SGBPF_ALLOW_UNTRACKED);
 	/* The reply of such a TCP flow (e.g. the pod's SYN+ACK to an untracked
 	 * SYN) is untracked too (spec 3.4: the reverse rule allows it): this
@@ -562,8 +584,12 @@ track:
 		state = SGBPF_CT_NEW;
 	}
 	if (sg_ct_create(&ck, p, state, ctf, dir, v->rule_id, v->pkt_len, now, v->generation,
-			 ep))
+			 ep)) {
+		/* Standard mode doesn't enforce probes: allowed, unsteered. */
+		if (reason == SGBPF_ALLOW_PROBE)
+			return sg_allow(v, reason);
 		return sg_drop(v, SGBPF_DROP_CT_FULL);
+	}
 	v->ct_state = state;
 	return sg_allow(v, reason);
 }
@@ -631,15 +657,18 @@ __noinline int sg_judge(struct sg_pkt *p, struct sg_verdict *v)
 	v->cfg_flags = cfg->flags;
 
 	sg_decide(p, v, cfg, now);
-	/* The pod's allowed probe packets to the node go straight to the
-	 * node's stack (sg_steer) when a target is set. */
-	if (v->probe && v->steer_ok && v->dir == SGBPF_DIR_OUT &&
-	    v->verdict == SGBPF_VERDICT_ALLOW) {
-		struct sgbpf_probe_target *t;
-		__u32 zero = 0;
+	/* The pod's allowed packets of a probe connection (the node opened
+	 * it: v->probe comes from its marked entry) go straight to the node's
+	 * stack (sg_steer) when a target is set. A bare SYN opens nothing the
+	 * node asked for. */
+	if (v->probe && v->dir == SGBPF_DIR_OUT && v->verdict == SGBPF_VERDICT_ALLOW) {
+		if (v->steer_ok && (p->tcp_flags & (SG_TCP_SYN | SG_TCP_ACK)) != SG_TCP_SYN) {
+			struct sgbpf_probe_target *t;
+			__u32 zero = 0;
 
-		t = bpf_map_lookup_elem(&probe_target, &zero);
-		v->steered = t && t->ifindex;
+			t = bpf_map_lookup_elem(&probe_target, &zero);
+			v->steered = t && t->ifindex;
+		}
 		sg_count_steer(v->ep_id, v->steered);
 	}
 	sg_account(v, p, now);
@@ -716,8 +745,10 @@ static __always_inline int sg_core(void *ctx, void *data, void *data_end, __u32 
 									SGBPF_DIR_IN;
 		/* Only TC can redirect into a stack, and only on the pod's
 		 * side is the packet still ahead of the routing that drops
-		 * probe replies. */
-		v.steer_ok = is_tc && !egress && iv->role == SGBPF_ROLE_POD_FACING;
+		 * probe replies. A tagged frame from a pod is no probe reply
+		 * (it would reach the node's VLAN device of that id). */
+		v.steer_ok = is_tc && !egress && iv->role == SGBPF_ROLE_POD_FACING &&
+			     hw_vlan < 0 && !p.vlan_id;
 	} else {
 		/* A runt whose VLAN tag (or Ethernet header) is cut: which
 		 * endpoint it is for can't be known, and passing it would

@@ -8,15 +8,17 @@
  * else from the node, and anything from elsewhere to a probe port, is
  * ordinary traffic.
  *
- * The endpoint is mapped POD_FACING here, as sgbpfd attaches it by default:
- * frames from the pod (OUT) run through TC ingress (XDP on the shadow copy,
- * which never steers but must agree on pass/drop), frames to it through TC
- * egress.
+ * The endpoint is mapped POD_FACING here, as sgbpfd attaches it by default,
+ * on untagged frames of interface 1 (a host veth carries no tags): frames
+ * from the pod (OUT) run through TC ingress (XDP on the shadow copy, which
+ * never steers but must agree on pass/drop), frames to it through TC egress.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <CUnit/CUnit.h>
 
@@ -51,14 +53,14 @@ static void probe_policy(struct sg_policy *p, bool standard)
 	p->node.mode = standard ? SG_MODE_STANDARD : SG_MODE_STRICT;
 }
 
-/* Map ep POD_FACING on both copies (the harness maps NET_FACING). */
+/* Map ep POD_FACING for untagged frames on both copies (the harness maps
+ * NET_FACING per VLAN). */
 static int pod_facing(struct th *t, uint32_t ep)
 {
-	int err = sgbpf_iface_set(t->h, 1, (uint16_t)(ep + 1), ep, SGBPF_ROLE_POD_FACING);
+	int err = sgbpf_iface_set(t->h, 1, 0, ep, SGBPF_ROLE_POD_FACING);
 
 	if (!err && t->shadow)
-		err = sgbpf_iface_set(t->shadow, 1, (uint16_t)(ep + 1), ep,
-				      SGBPF_ROLE_POD_FACING);
+		err = sgbpf_iface_set(t->shadow, 1, 0, ep, SGBPF_ROLE_POD_FACING);
 	return err;
 }
 
@@ -71,7 +73,7 @@ static int set_target(struct th *t, const struct sgbpf_probe_target *tg)
 	return err;
 }
 
-/* One frame of ep's traffic in dir through the pod-facing hooks. */
+/* One untagged frame of ep's traffic in dir through the pod-facing hooks. */
 static struct th_res pod_send_(struct th *t, uint32_t ep, enum sgbpf_dir dir,
 			       struct sg_pkt_spec *s, int want_action, int reason,
 			       uint8_t want_flags, const char *file, int line)
@@ -80,7 +82,7 @@ static struct th_res pod_send_(struct th *t, uint32_t ep, enum sgbpf_dir dir,
 	struct th_res r;
 	int n;
 
-	s->vlan_id = (uint16_t)(ep + 1);
+	(void)ep;   /* the untagged mapping names it (pod_facing) */
 	n = sg_pkt_build(s, buf, sizeof(buf));
 	th_check_(n > 0, file, line, "building the frame failed");
 	memset(&r, 0, sizeof(r));
@@ -200,15 +202,18 @@ static void test_strict_probe_not_allowed_is_dropped(void)
 	th_tcp(&s, V6, NODE6, A6, 40001, PROBE_DENY, SG_TCP_SYN);
 	pod_send(&t, ep, IN, &s, TC_ACT_SHOT, SGBPF_DROP_NO_RULE, PROBE);
 	/* The pod answering anyway (no entry, no outbound rule): dropped, and
-	 * nothing is steered. */
+	 * no probe: only the node's SYN opens one. */
 	th_tcp(&s, V4, A4, NODE4, PROBE_DENY, 40001, SG_TCP_SYN | SG_TCP_ACK);
-	pod_send(&t, ep, OUT, &s, TC_ACT_SHOT, SGBPF_DROP_NO_RULE, PROBE);
+	pod_send(&t, ep, OUT, &s, TC_ACT_SHOT, SGBPF_DROP_NO_RULE, 0);
+	/* Neither is the node's mid-stream packet (no SYN seen). */
+	th_tcp(&s, V4, NODE4, A4, 40002, PROBE_DENY, SG_TCP_ACK);
+	pod_send(&t, ep, IN, &s, TC_ACT_SHOT, SGBPF_DROP_NO_RULE, 0);
 
 	th_ep_stats(&t, ep, &es);
-	CU_ASSERT_EQUAL(es.probe_drops, 3);
+	CU_ASSERT_EQUAL(es.probe_drops, 2);
 	CU_ASSERT_EQUAL(es.allows_by_reason[SGBPF_ALLOW_PROBE], 0);
 	th_global_stats(&t, &g);
-	CU_ASSERT_EQUAL(g.probe_drops, 3);
+	CU_ASSERT_EQUAL(g.probe_drops, 2);
 	CU_ASSERT_EQUAL(g.probe_steered, 0);
 	th_close(&t);
 	sg_policy_free(&p);
@@ -278,8 +283,10 @@ static void test_standard_mode_probes_unenforced_and_steered(void)
 	th_tcp(&s, V4, A4, NODE4, 22, 40006, SG_TCP_SYN | SG_TCP_ACK);
 	pod_send(&t, ep, OUT, &s, TC_ACT_OK, SGBPF_ALLOW_UNMANAGED, 0);
 
+	/* Probes are tracked (their entries say who opened them); other
+	 * node traffic is not. */
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST),
-			0);
+			2);
 	th_ep_stats(&t, ep, &es);
 	CU_ASSERT_EQUAL(es.allows_by_reason[SGBPF_ALLOW_PROBE], 12);
 	CU_ASSERT_EQUAL(es.probe_steered, 6);
@@ -365,6 +372,138 @@ static void test_probe_survives_swap(void)
 	sg_policy_free(&p);
 }
 
+/* A pod connecting FROM a probe port to the node opens no probe: judged by
+ * its rules, never steered (else a pod could reach the node's stack past
+ * the VPC and the node's SG from any port it likes). */
+static void pod_opened_flows(bool standard)
+{
+	int out_reason = standard ? SGBPF_ALLOW_UNMANAGED : SGBPF_ALLOW_RULE;
+	int later_reason = standard ? SGBPF_ALLOW_UNMANAGED : SGBPF_ALLOW_TRACKED;
+	struct sgbpf_ep_stats es;
+	struct sg_pkt_spec s;
+	struct sg_policy p;
+	struct th t;
+	uint32_t ep;
+
+	probe_policy(&p, standard);
+	tp_out(&p, "sg-pod", 6, 0, 65535, "10.1.0.0/16");
+	TH_SETUP(t, p);
+	ep = th_ep(&t, "ns/pod");
+	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
+	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+
+	th_tcp(&s, V4, A4, NODE4, PROBE_OK, 22, SG_TCP_SYN);
+	pod_send(&t, ep, OUT, &s, TC_ACT_OK, out_reason, 0);
+	th_tcp(&s, V4, NODE4, A4, 22, PROBE_OK, SG_TCP_SYN | SG_TCP_ACK);
+	s.ack = 1;
+	pod_send(&t, ep, IN, &s, TC_ACT_OK, later_reason, 0);
+	th_tcp(&s, V4, A4, NODE4, PROBE_OK, 22, SG_TCP_ACK);
+	s.seq = 1;
+	s.ack = 1;
+	pod_send(&t, ep, OUT, &s, TC_ACT_OK, later_reason, 0);
+	/* Mid-stream from a probe port (no SYN seen): not a probe either. */
+	th_tcp(&s, V4, A4, NODE4, PROBE_DENY, 10250, SG_TCP_ACK);
+	pod_send(&t, ep, OUT, &s, TC_ACT_OK, out_reason, 0);
+	th_ep_stats(&t, ep, &es);
+	CU_ASSERT_EQUAL(es.probe_steered, 0);
+	CU_ASSERT_EQUAL(es.allows_by_reason[SGBPF_ALLOW_PROBE], 0);
+	th_close(&t);
+	sg_policy_free(&p);
+}
+
+static void test_pod_opened_strict(void)
+{
+	pod_opened_flows(false);
+}
+
+static void test_pod_opened_standard(void)
+{
+	pod_opened_flows(true);
+}
+
+/* A swap that takes the probe port away ends the steering of a probe
+ * connection already open: it is an ordinary tracked flow from then on. */
+static void test_swap_removing_probe_port(void)
+{
+	struct sg_pkt_spec s;
+	struct sg_policy p, q;
+	struct th t;
+	uint32_t ep;
+
+	probe_policy(&p, false);
+	TH_SETUP(t, p);
+	ep = th_ep(&t, "ns/pod");
+	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
+	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+
+	th_tcp(&s, V4, NODE4, A4, 40010, PROBE_OK, SG_TCP_SYN);
+	pod_send(&t, ep, IN, &s, TC_ACT_OK, SGBPF_ALLOW_PROBE, PROBE);
+
+	probe_policy(&q, false);
+	{
+		struct sg_endpoint *e = &q.endpoints[q.n_endpoints - 1];
+
+		free(e->probe_ports);
+		e->probe_ports = NULL;
+		e->n_probe_ports = 0;
+	}
+	CU_ASSERT_EQUAL_FATAL(th_apply(&t, &q), 0);
+	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
+	th_tcp(&s, V4, A4, NODE4, PROBE_OK, 40010, SG_TCP_SYN | SG_TCP_ACK);
+	s.ack = 1;
+	pod_send(&t, ep, OUT, &s, TC_ACT_OK, SGBPF_ALLOW_TRACKED, 0);
+	th_close(&t);
+	sg_policy_free(&p);
+	sg_policy_free(&q);
+}
+
+/* The steered frame: the target's MAC as destination, TC_ACT_REDIRECT. A
+ * frame the pod tags itself is never steered (it would reach the node's
+ * VLAN device of that id). */
+static void test_steered_frame_and_tagged_frames(void)
+{
+	uint8_t buf[SG_PKT_MAX], out[SG_PKT_MAX];
+	struct sg_pkt_spec s;
+	struct sg_policy p;
+	struct th t;
+	uint32_t ep;
+	int n;
+
+	probe_policy(&p, false);
+	TH_SETUP(t, p);
+	ep = th_ep(&t, "ns/pod");
+	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
+	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+
+	th_tcp(&s, V4, NODE4, A4, 40011, PROBE_OK, SG_TCP_SYN);
+	pod_send(&t, ep, IN, &s, TC_ACT_OK, SGBPF_ALLOW_PROBE, PROBE);
+	/* Tagged: judged (the untagged entry is the fallback), not steered. */
+	th_tcp(&s, V4, A4, NODE4, PROBE_OK, 40011, SG_TCP_SYN | SG_TCP_ACK);
+	s.ack = 1;
+	s.vlan_id = 99;
+	pod_send(&t, ep, OUT, &s, TC_ACT_OK, SGBPF_ALLOW_PROBE, PROBE);
+
+	/* Primary copy only, to read the frame back. */
+	th_tcp(&s, V4, A4, NODE4, PROBE_OK, 40011, SG_TCP_ACK);
+	s.seq = 1;
+	s.ack = 1;
+	n = sg_pkt_build(&s, buf, sizeof(buf));
+	CU_ASSERT_FATAL(n > 0);
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (uint32_t)n,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+		CU_ASSERT_EQUAL_FATAL(bpf_prog_test_run_opts(sgbpf_prog_fd(t.h,
+					SGBPF_PROG_TC_INGRESS), &o), 0);
+		CU_ASSERT_EQUAL(o.retval, TC_ACT_REDIRECT);
+		CU_ASSERT_EQUAL(o.data_size_out, (uint32_t)n);
+		CU_ASSERT(!memcmp(out, target.mac, 6));
+		CU_ASSERT(!memcmp(out + 6, buf + 6, (size_t)n - 6));
+	}
+	th_close(&t);
+	sg_policy_free(&p);
+}
+
 static CU_TestInfo probe_tests[] = {
 	{ "strict_allowed_probe_is_steered", test_strict_allowed_probe_is_steered },
 	{ "strict_probe_not_allowed_is_dropped", test_strict_probe_not_allowed_is_dropped },
@@ -374,6 +513,10 @@ static CU_TestInfo probe_tests[] = {
 	{ "no_target_passes_unsteered", test_no_target_passes_unsteered },
 	{ "net_facing_never_steers", test_net_facing_never_steers },
 	{ "probe_survives_swap", test_probe_survives_swap },
+	{ "pod_opened_strict", test_pod_opened_strict },
+	{ "pod_opened_standard", test_pod_opened_standard },
+	{ "swap_removing_probe_port", test_swap_removing_probe_port },
+	{ "steered_frame_and_tagged_frames", test_steered_frame_and_tagged_frames },
 	CU_TEST_INFO_NULL,
 };
 

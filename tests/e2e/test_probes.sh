@@ -242,10 +242,15 @@ p_ep=$(stat 'e["allowsByReason"].get("probe", 0)')
 p_all=$(stat 'd["allowsByReason"].get("probe", 0)')
 t_exit "stats: e2e/web-0 allows by reason probe > 0 (got $p_ep)" 0 test "$p_ep" -gt 0
 t_exit "stats: node-wide allows by reason probe > 0 (got $p_all)" 0 test "$p_all" -gt 0
+s_ep=$(stat 'e["probes"]["steered"]')
+s_all=$(stat 'd["probes"]["steered"]')
+t_exit "stats: e2e/web-0's probe replies steered to the node > 0 (got $s_ep)" 0 test "$s_ep" -gt 0
+t_exit "stats: node-wide steered >= the endpoint's ($s_all >= $s_ep)" 0 test "$s_all" -ge "$s_ep"
 t_exit "stats table names the probe reason" 0 cli stats
 t_match "... with a non-zero count" "probe +[1-9][0-9]*" "$T_OUT"
+t_match "... and a kubelet probes line" "kubelet probes: allowed [1-9][0-9]*, dropped [0-9]+, steered to the node [1-9]" "$T_OUT"
 in_node "$SGBPF" monitor --pin-dir "$PIN" --socket "$SOCK" --format json --duration 4 \
-	--endpoint e2e/web-0 >"$WORK/mon.json" 2>"$WORK/mon.err" &
+	--endpoint e2e/web-0 --probes-only >"$WORK/mon.json" 2>"$WORK/mon.err" &
 MPID=$!
 sleep 0.7
 probes "strict: 10 probes (v4) while monitoring" 0 "$POD4" "$P_OK" 10
@@ -258,12 +263,16 @@ node, pod, port = set(sys.argv[1:3]), set(sys.argv[3:5]), int(sys.argv[5])
 ev = [json.loads(l) for l in open(sys.argv[6]) if l.strip()]
 pr = [e for e in ev if e["reason"] == "probe"]
 assert pr, "no probe events among %d: %s" % (len(ev), ev[:3])
+assert all(e["probe"] for e in ev), "--probes-only let a non-probe event through"
 for e in pr:
     ends = {(e["srcAddr"], e["srcPort"]), (e["dstAddr"], e["dstPort"])}
     assert e["verdict"] == "allow", e
     assert {a for a, _ in ends} & node and {a for a, _ in ends} & pod, e
     assert any(a in pod and p == port for a, p in ends), e
+    # the packets of the pod to the node are steered, never those of the node
+    assert e["steered"] == (e["direction"] == "out"), e
 assert {e["family"] for e in pr} == {"ipv4", "ipv6"}, pr
+assert any(e["steered"] for e in pr), "no steered event"
 ' "$NODE4" "$NODE6" "$POD4" "$POD6" "$P_OK" "$WORK/mon.json"
 
 echo "== step 2 again: standard mode (the pod's SG does not allow the node)"

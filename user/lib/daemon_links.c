@@ -302,6 +302,11 @@ static void on_link(struct nl_cache *cache, struct nl_object *obj, int action, v
 		sgd_link_gone(d, ifindex);
 	else if (name)
 		sgd_link_update(d, ifindex, name);
+	/* The node interface may be the one that changed (re-created, new
+	 * MAC): keep probe steering on it. Not for the initial dump (cache
+	 * NULL), before any policy named the node's addresses. */
+	if (cache && d->probe_target_known)
+		sgd_probe_target_refresh(d, NULL);
 }
 
 static void on_cached(struct nl_object *obj, void *arg)

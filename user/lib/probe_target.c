@@ -28,11 +28,23 @@ static int iface_target(const char *ifname, struct sgbpf_probe_target *out)
 	if (fd < 0)
 		return -errno;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
 		err = -errno;
-	else if (ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER) {
-		memcpy(out->mac, ifr.ifr_hwaddr.sa_data, 6);
-		out->has_mac = 1;
+	} else {
+		switch (ifr.ifr_hwaddr.sa_family) {
+		case ARPHRD_ETHER:
+		case ARPHRD_LOOPBACK:   /* Ethernet framing, address 00:..:00 */
+			memcpy(out->mac, ifr.ifr_hwaddr.sa_data, 6);
+			out->has_mac = 1;
+			break;
+		case ARPHRD_NONE:       /* L3 devices: the stack drops the header */
+		case ARPHRD_RAWIP:
+			break;
+		default:
+			/* A frame addressed to no MAC of the device would be
+			 * taken for another host's and dropped. */
+			err = -EOPNOTSUPP;
+		}
 	}
 	close(fd);
 	return err;
@@ -64,7 +76,9 @@ int sgbpf_probe_target_find(const char *ifname, const struct sg_node *node,
 		err = iface_target(ifname, out);
 		if (err)
 			snprintf(why, why_len, "node interface %s: %s", ifname,
-				 err == -ENODEV ? "no such interface" : strerror(-err));
+				 err == -ENODEV ? "no such interface" :
+				 err == -EOPNOTSUPP ? "not an Ethernet, loopback or IP-only device; "
+				 "name the node's Ethernet interface" : strerror(-err));
 		else
 			snprintf(ifname_out, ifname_len, "%s", ifname);
 		return err;
@@ -103,7 +117,10 @@ int sgbpf_probe_target_find(const char *ifname, const struct sg_node *node,
 	}
 	err = iface_target(found, out);
 	if (err)
-		snprintf(why, why_len, "node interface %s: %s", found, strerror(-err));
+		snprintf(why, why_len, "node interface %s (holds the node address): %s; pass "
+			 "--node-iface", found,
+			 err == -EOPNOTSUPP ? "not an Ethernet, loopback or IP-only device" :
+			 strerror(-err));
 	else
 		snprintf(ifname_out, ifname_len, "%s", found);
 	return err;
