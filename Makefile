@@ -82,6 +82,13 @@ test: deps
 	$(MAKE) all fuzz-build
 	./scripts/run-tests.sh
 
+# Long runs of the reliability suites (faults, table pressure, load,
+# spoofing, hostile packets, fuzzing); figures in docs/reliability.md.
+.PHONY: stress
+stress: deps
+	$(MAKE) all fuzz-build
+	./scripts/stress.sh
+
 test-user: $(BUILD)/tests/test_user
 	$(BUILD)/tests/test_user
 

@@ -1,8 +1,49 @@
 # shellcheck shell=bash
 # Running sgbpfd in an end-to-end suite (source after lib.sh and netns.sh).
-# The caller sets SGBPFD, PIN, POL, SOCK and LOG (its own names: see
-# /work/notes/common.md); DPID holds the running daemon's pid, empty when none.
+# sgbpfd_suite NAME sets the run's own names and the cleanup; DPID holds the
+# running daemon's pid, empty when none.
 DPID=
+BG_PIDS=()
+
+# sgbpfd_suite NAME: SGBPFD, TRAFFIC, and per-run PIN (/sys/fs/bpf/sgbpf-NAME-$$),
+# WORK (a fresh /tmp directory), POL (created), SOCK, LOG; an EXIT trap kills
+# the daemon and BG_PIDS, removes the namespaces, pins and WORK, and after a
+# failure shows the log's tail (and runs suite_on_failure if defined).
+sgbpfd_suite() {
+	SGBPFD="$T_ROOT/build/sgbpfd"
+	TRAFFIC="$T_ROOT/tests/e2e/traffic.py"
+	PIN="/sys/fs/bpf/sgbpf-$1-$$"
+	WORK=$(mktemp -d "/tmp/sgbpf-$1.XXXXXX")
+	POL="$WORK/policy"
+	SOCK="$WORK/sgbpfd.sock"
+	LOG="$WORK/sgbpfd.log"
+	mkdir -p "$POL"
+	: >"$LOG"
+	trap sgbpfd_suite_cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+sgbpfd_suite_cleanup() {
+	local p
+	[ -n "$DPID" ] && kill -KILL "$DPID" 2>/dev/null
+	for p in "${BG_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	ns_cleanup
+	rm -rf "$PIN"
+	if [ "$T_FAIL" -ne 0 ] && [ -s "$LOG" ]; then
+		echo "--- sgbpfd log (last 40 lines) ---"
+		tail -n 40 "$LOG" | cut -c1-400
+		declare -F suite_on_failure >/dev/null && suite_on_failure
+	fi
+	rm -rf "$WORK"
+}
+
+# suite_abort DESC [DETAIL]: fail DESC and end the suite (its setup failed).
+suite_abort() {
+	t_fail "$@"
+	t_done
+	exit 1
+}
 
 log_lines() { wc -l <"$LOG"; }
 log_since() { tail -n +"$(($1 + 1))" "$LOG"; }

@@ -273,12 +273,15 @@ int sgd_reload(struct sgd *d, const char *dir, bool force, struct sgd_reload_res
 		return 0;
 	}
 
+	sgbpf_fault_swap_begin();   /* fault tests only (loader.h) */
 	err = sg_policy_load_dir(&pol, dir, &res->diags);
+	sgbpf_fault_point("policy parsed");
 	if (!err)
 		err = steer_ids(d, &pol, &prev, &res->diags);
 	if (!err) {
 		err = sg_compile(&pol, &prev, &c, &res->diags);
 		compiled = !err;
+		sgbpf_fault_point("policy compiled");
 	}
 	t1 = sgd_now_ns();
 	res->compile_ns = t1 - t0;
@@ -334,6 +337,7 @@ int sgd_reload(struct sgd *d, const char *dir, bool force, struct sgd_reload_res
 	err = sgbpf_ep_records_write(d->rec_fd, slot, recs);
 	if (err)
 		goto runtime_fail;
+	sgbpf_fault_point("wrote ep_records");
 
 	sgd_capture_begin();
 	err = sgbpf_apply(d->h, &c, gen, &st);

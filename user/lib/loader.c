@@ -7,6 +7,8 @@
  * for the skeleton's without touching the rest of this file.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +181,71 @@ static int write_state(struct sgbpf *h, uint32_t slot, uint64_t generation)
 	if (bpf_map_update_elem(h->map_fd[SGBPF_MAP_STATE], &zero, &st, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+/* ---- fault injection (loader.h) ---------------------------------------- */
+
+static struct {
+	int parsed;                 /* 0: env not read yet, 1: inert, 2: armed */
+	unsigned swap, point;       /* SGBPF_FAULT_KILL="swap:point[:+usec]"   */
+	unsigned long delay_us;
+	unsigned cur_swap, cur_point;
+} fault;
+
+static void fault_parse(void)
+{
+	const char *env = getenv("SGBPF_FAULT_KILL");
+	int n = 0;
+
+	fault.parsed = 1;
+	if (!env || !*env)
+		return;
+	if (sscanf(env, "%u:%u%n", &fault.swap, &fault.point, &n) != 2 || !fault.swap ||
+	    !fault.point || (env[n] && sscanf(env + n, ":+%lu", &fault.delay_us) != 1)) {
+		fprintf(stderr, "sgbpf: ignoring SGBPF_FAULT_KILL='%s': want SWAP:POINT or "
+			"SWAP:POINT:+USEC (positive integers)\n", env);
+		return;
+	}
+	fault.parsed = 2;
+}
+
+void sgbpf_fault_swap_begin(void)
+{
+	if (!fault.parsed)
+		fault_parse();
+	fault.cur_swap++;
+	fault.cur_point = 0;
+}
+
+void sgbpf_fault_point(const char *what)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGKILL };
+	struct itimerspec its = { 0 };
+	const char *path = getenv("SGBPF_FAULT_LOG");
+	char line[256];
+	timer_t timer;
+	int fd, n;
+
+	if (!fault.parsed)
+		fault_parse();
+	if (fault.parsed != 2 || fault.cur_swap != fault.swap || ++fault.cur_point != fault.point)
+		return;
+	n = snprintf(line, sizeof(line), "sgbpf: fault injection: SIGKILL %s%lu us after swap "
+		     "%u point %u (%s)\n", fault.delay_us ? "" : "now, ", fault.delay_us,
+		     fault.swap, fault.point, what);
+	/* sgbpfd captures stderr around a swap: SGBPF_FAULT_LOG names a file
+	 * the line survives in. */
+	fd = path ? open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600) : 2;
+	if (fd >= 0 && n > 0 && write(fd, line, (size_t)n) < 0)
+		n = 0;
+	if (path && fd >= 0)
+		close(fd);
+	if (!fault.delay_us)
+		kill(getpid(), SIGKILL);
+	its.it_value.tv_sec = fault.delay_us / 1000000;
+	its.it_value.tv_nsec = (long)(fault.delay_us % 1000000) * 1000;
+	if (timer_create(CLOCK_MONOTONIC, &sev, &timer) || timer_settime(timer, 0, &its, NULL))
+		kill(getpid(), SIGKILL);
 }
 
 /* ---- pinned state ------------------------------------------------------ */
@@ -903,6 +970,7 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 	r = &h->rec[s];
 	fill_tables(c, t);
 
+	sgbpf_fault_point("apply: nothing written yet");
 	t0 = now_ns();
 	/* Slot s was in force until the last flip: packets may read it until
 	 * a grace period has passed. */
@@ -922,6 +990,7 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 		if (err)
 			return err;     /* r stays unknown */
 		record_reset(r, true);
+		sgbpf_fault_point("inactive slot purged");
 	}
 
 	/* Stage everything before the first write, so running out of memory
@@ -945,6 +1014,7 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 	 * an LPM key may differ from a deleted one only beyond its prefix. */
 	for (w = 0; w < SLOTTED_TABLES; w++) {
 		int fd = h->map_fd[t[w].map];
+		char what[64];
 
 		err = delete_entries(fd, d[w].del_keys, d[w].n_del, t[w].key_size);
 		if (err) {
@@ -954,6 +1024,8 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 			goto rollback;
 		}
 		deleted += d[w].n_del;
+		snprintf(what, sizeof(what), "deleted from %s", map_names[t[w].map]);
+		sgbpf_fault_point(what);
 		err = write_entries(fd, d[w].upd_keys, d[w].upd_vals, d[w].n_upd,
 				    t[w].key_size, t[w].val_size, &done);
 		if (err) {
@@ -961,6 +1033,8 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 			goto rollback;
 		}
 		written += d[w].n_upd;
+		snprintf(what, sizeof(what), "wrote %s", map_names[t[w].map]);
+		sgbpf_fault_point(what);
 	}
 
 	cfg = c->config;
@@ -971,6 +1045,7 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 		fprintf(stderr, "sgbpf: writing slot_config[%u] failed: %s\n", s, strerror(-err));
 		goto rollback;
 	}
+	sgbpf_fault_point("wrote slot_config");
 	n_zero = c->n_rules > h->slot_rules[s] ? c->n_rules : h->slot_rules[s];
 	err = zero_rule_stats(h, s, n_zero);
 	if (err) {
@@ -979,6 +1054,7 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 		goto rollback;
 	}
 	h->slot_rules[s] = c->n_rules;
+	sgbpf_fault_point("zeroed rule_stats");
 
 	/* The flip: one array update; each packet reads the slot once. */
 	t1 = now_ns();
@@ -988,6 +1064,7 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 			strerror(-err));
 		goto rollback;
 	}
+	sgbpf_fault_point("flipped state.active_slot");
 	err = rcu_grace(h);
 	if (err) {
 		/* The swap itself took effect; only the next write into the
@@ -998,6 +1075,7 @@ int sgbpf_apply(struct sgbpf *h, const struct sg_compiled *c, uint64_t generatio
 		h->need_grace = true;
 		err = 0;
 	}
+	sgbpf_fault_point("rcu grace period");
 	t2 = now_ns();
 
 	/* Slot s now holds exactly the new tables; the old slot keeps its

@@ -140,4 +140,20 @@ int sgbpf_run_repeat(struct sgbpf *h, enum sgbpf_prog prog, const void *frame, s
 /* True when the program's return value lets the frame through. */
 bool sgbpf_action_passes(enum sgbpf_prog prog, int action);
 
+/*
+ * Fault injection for the fault tests (tests/e2e/test_faults.sh, see
+ * docs/reliability.md). Compiled in, inert unless the environment has
+ * SGBPF_FAULT_KILL="S:N" (SIGKILL this process at fault point N, 1-based, of
+ * its S-th swap) or "S:N:+USEC" (at that point arm a timer that SIGKILLs it
+ * USEC microseconds later, landing anywhere in what follows, e.g. mid-compile).
+ * A point names itself first ("sgbpf: fault injection: ...") on stderr, or
+ * appended to the file SGBPF_FAULT_LOG names (sgbpfd captures stderr during
+ * a swap, so the line would die with it).
+ * sgbpf_fault_swap_begin() starts the count of a swap (sgbpfd: each reload
+ * that reads the policy directory); sgbpf_apply() calls sgbpf_fault_point()
+ * before its first and after each of its map writes.
+ */
+void sgbpf_fault_swap_begin(void);
+void sgbpf_fault_point(const char *what);
+
 #endif
