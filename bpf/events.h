@@ -26,7 +26,9 @@ struct sg_verdict {
 	__u8  steer_ok;            /* TC RX of a pod-facing interface: the pod's
 				    * packets can be redirected to the node */
 	__u8  steered;             /* this one is (an allowed probe reply)  */
-	__u8  pad2[2];
+	__u8  front;               /* SGBPF_IFACE_F_FRONT_LINE entry: drops
+				    * only, allows unaccounted, no state    */
+	__u8  pad2;
 };
 
 static __always_inline void sg_count(const struct sg_verdict *v)

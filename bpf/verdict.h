@@ -346,10 +346,14 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	 * here. Non-first fragments have no ports (they follow their first
 	 * fragment below). */
 	eligible = p->frag != SG_FRAG_LATER && sg_ct_eligible(p);
-	v->record_frag = p->frag == SG_FRAG_FIRST;
+	v->record_frag = p->frag == SG_FRAG_FIRST && !v->front;
 	if (likely(eligible)) {
 		sg_ct_key_of(&ck, p, ep_id, local, remote, dir);
 		cv = sg_ct_find(cfg, &ck, now, &in_est, &stale);
+		/* A front line leaves every tracked flow to the authority
+		 * behind it, which advances the entry (once). */
+		if (unlikely(v->front) && cv)
+			return sg_allow(v, SGBPF_ALLOW_TRACKED);
 		if (likely(cv) && sg_ct_vouches(cv, v->generation, dir, p->eth_src)) {
 			/* The checks are proven: writes are allowed. */
 			if (unlikely(stale))
@@ -415,8 +419,9 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	/* Tracked traffic the fast path could not take (the flow's first
 	 * packet since a policy swap): it passed the checks, so its entry now
 	 * vouches for them. That needs the endpoint's settings (its MAC, for
-	 * outbound packets), even for an inbound packet. */
-	if (unlikely(stale))
+	 * outbound packets), even for an inbound packet. (A front line writes
+	 * nothing: the authority deletes the stale entries.) */
+	if (unlikely(stale) && !v->front)
 		sg_ct_drop_stale(&ck, stale);
 	if (cv) {
 		if (!ep)
@@ -479,6 +484,10 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 		struct sgbpf_frag_key fk = {};
 		struct sgbpf_frag_val *fv;
 
+		/* First-fragment verdicts are the authority's (it may see
+		 * the datagram reassembled): a front line passes. */
+		if (v->front)
+			return sg_allow(v, SGBPF_ALLOW_FRAG);
 		fk.ep_id = ep_id;
 		fk.frag_id = p->frag_id;
 		fk.family = p->family;
@@ -500,6 +509,10 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	 * traffic (PMTUD); with the flag off they are judged by the rules. */
 	if (p->has_l4 && sg_is_icmp(p->family, p->proto) &&
 	    sg_icmp_is_error(p->family, p->icmp_type)) {
+		/* Related or not is the authority's call (its lookup may
+		 * delete an expired entry; a front line writes nothing). */
+		if (v->front)
+			return sg_allow(v, SGBPF_ALLOW_RELATED);
 		icmp_err = true;
 		/* As nf_conntrack_inet_error: the error goes back to whoever
 		 * sent the packet it quotes (outer destination == embedded
@@ -558,7 +571,9 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 	reason = SGBPF_ALLOW_RULE;
 
 track:
-	if (!eligible)
+	/* Allowed as a new flow: the authority behind a front line creates
+	 * the entry when the packet reaches it. */
+	if (!eligible || v->front)
 		return sg_allow(v, reason);
 	if (p->proto == SG_IPPROTO_TCP) {
 		__u8 fl = p->tcp_flags;
@@ -597,6 +612,9 @@ track:
 static __always_inline void sg_account(struct sg_verdict *v, const struct sg_pkt *p,
 				       __u64 now)
 {
+	/* A front line's allow is no verdict yet: the authority counts it. */
+	if (v->front && v->verdict == SGBPF_VERDICT_ALLOW)
+		return;
 	if (v->verdict == SGBPF_VERDICT_ALLOW &&
 	    (v->reason == SGBPF_ALLOW_RULE || v->reason == SGBPF_ALLOW_UNTRACKED))
 		sg_count_rule(v->slot, v->rule_id, v->pkt_len);
@@ -743,6 +761,7 @@ static __always_inline int sg_core(void *ctx, void *data, void *data_end, __u32 
 		v.ep_id = iv->ep_id;
 		v.dir = (iv->role == SGBPF_ROLE_POD_FACING) != egress ? SGBPF_DIR_OUT :
 									SGBPF_DIR_IN;
+		v.front = !!(iv->flags & SGBPF_IFACE_F_FRONT_LINE);
 		/* Only TC can redirect into a stack, and only on the pod's
 		 * side is the packet still ahead of the routing that drops
 		 * probe replies. A tagged frame from a pod is no probe reply

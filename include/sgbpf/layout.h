@@ -166,8 +166,22 @@ struct sgbpf_iface_key {
 struct sgbpf_iface_val {
 	__u32 ep_id;
 	__u8  role;                /* enum sgbpf_role                        */
-	__u8  pad[3];
+	__u8  flags;               /* SGBPF_IFACE_F_*                        */
+	__u8  pad[2];
 };
+
+/*
+ * iface_val.flags. FRONT_LINE: an early-drop front line ahead of the
+ * endpoint's own hooks, which stay the authority (sgbpfd --trunk: the
+ * trunk's XDP, keyed by VLAN id, in front of the pod's host veth). It drops
+ * and counts only what the authority would drop as a new flow (no rule,
+ * wrong destination, no policy, malformed, invalid ND), passes everything
+ * else unaccounted (packets of tracked flows, later fragments, ICMP errors,
+ * what the rules allow), and writes no conntrack or fragment state: each
+ * packet is counted once and each flow's entry advanced once per packet,
+ * by whichever hook decides it.
+ */
+#define SGBPF_IFACE_F_FRONT_LINE   (1u << 0)
 
 /* Conntrack key, oriented from the endpoint that owns it (never normalised
  * across endpoints, so one pod can't plant or reach another pod's entries).

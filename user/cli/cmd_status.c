@@ -27,7 +27,8 @@ static void usage(FILE *out)
 		"The node's enforcement state: whether sgbpfd answers on its control socket,\n"
 		"the policy generation in force (and its directory, from sgbpfd), the programs\n"
 		"attached per interface (TC ingress/egress, XDP) and whether they are the\n"
-		"pinned (current) ones, map fill levels against their capacities, conntrack\n"
+		"pinned (current) ones, the trunk (sgbpfd --trunk: its XDP front line and how\n"
+		"many VLANs it knows), map fill levels against their capacities, conntrack\n"
 		"occupancy, and drops: the total since the maps were created and the drops\n"
 		"counted during a sampling window of --interval seconds (default 1; 0 skips\n"
 		"it). sgbpf keeps no history, so the window is the sample, not the last minute.\n"
@@ -83,9 +84,15 @@ static uint32_t tc_prog_id(int ifindex, enum bpf_tc_attach_point where)
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = SGBPF_TC_HANDLE,
 			    .priority = SGBPF_TC_PRIORITY);
 
-	if (bpf_tc_query(&hook, &opts))
-		return 0;
-	return opts.prog_id;
+	libbpf_print_fn_t print;
+	int err;
+
+	/* No filter of ours on a hook (the trunk's, an XDP-mode RX) is an
+	 * answer, not an error for libbpf to print. */
+	print = libbpf_set_print(NULL);
+	err = bpf_tc_query(&hook, &opts);
+	libbpf_set_print(print);
+	return err ? 0 : opts.prog_id;
 }
 
 static uint32_t xdp_prog_id(int ifindex)
@@ -101,6 +108,30 @@ struct hook {
 	const char *name;
 	uint32_t id;
 };
+
+/* The trunk of an attachment row (sgbpfd --trunk: front-line VLAN entries),
+ * found or added in trunks. */
+static cJSON *trunk_of(cJSON *trunks, cJSON *row)
+{
+	int ifindex = cJSON_GetObjectItem(row, "ifindex")->valueint;
+	cJSON *t;
+
+	cJSON_ArrayForEach(t, trunks)
+		if (cJSON_GetObjectItem(t, "ifindex")->valueint == ifindex)
+			return t;
+	t = cJSON_CreateObject();
+	cJSON_AddNumberToObject(t, "ifindex", ifindex);
+	cJSON_AddStringToObject(t, "interface",
+				cJSON_GetObjectItem(row, "interface")->valuestring);
+	cJSON_AddItemToObject(t, "xdp", cJSON_Duplicate(cJSON_GetObjectItem(row, "xdp"), true));
+	cJSON_AddItemToObject(t, "tcIngress",
+			      cJSON_Duplicate(cJSON_GetObjectItem(row, "tcIngress"), true));
+	cJSON_AddItemToObject(t, "tcEgress",
+			      cJSON_Duplicate(cJSON_GetObjectItem(row, "tcEgress"), true));
+	cJSON_AddItemToObject(t, "vlans", cJSON_CreateArray());
+	cJSON_AddItemToArray(trunks, t);
+	return t;
+}
 
 static cJSON *hook_json(const struct hook *h, const uint32_t *current)
 {
@@ -144,7 +175,7 @@ int cmd_status(int argc, char **argv)
 	struct sgbpf_inspect ins;
 	double interval = 1;
 	uint32_t current[SGBPF_PROG_MAX] = { 0 };
-	cJSON *doc, *d, *daemon, *atts, *maps, *drops, *by;
+	cJSON *doc, *d, *daemon, *atts, *trunks, *maps, *drops, *by;
 	int opt, rc;
 	char *end;
 
@@ -239,6 +270,7 @@ int cmd_status(int argc, char **argv)
 	for (int p = 0; p < SGBPF_PROG_MAX; p++)
 		current[p] = pinned_prog_id(lo.pin_dir, sgbpf_prog_name(p));
 	atts = cJSON_AddArrayToObject(doc, "attachments");
+	trunks = cJSON_AddArrayToObject(doc, "trunks");
 	if (ins.fd[SGBPF_MAP_IFACES] >= 0) {
 		struct sgbpf_iface_key k, prev;
 		struct sgbpf_iface_val v;
@@ -265,12 +297,16 @@ int cmd_status(int argc, char **argv)
 			cJSON_AddNumberToObject(a, "epId", v.ep_id);
 			cJSON_AddStringToObject(a, "endpoint", live_ep_name(&ins, v.ep_id, nb, sizeof(nb)));
 			cJSON_AddStringToObject(a, "role", v.role == SGBPF_ROLE_NET_FACING ? "net" : "pod");
+			cJSON_AddBoolToObject(a, "frontLine", v.flags & SGBPF_IFACE_F_FRONT_LINE);
 			for (int h = 0; h < 3; h++)
 				if (hooks[h].id)
 					cJSON_AddItemToObject(a, hooks[h].name, hook_json(&hooks[h], current));
 				else
 					cJSON_AddNullToObject(a, hooks[h].name);
 			cJSON_AddItemToArray(atts, a);
+			if (v.flags & SGBPF_IFACE_F_FRONT_LINE)
+				cJSON_AddItemToArray(cJSON_GetObjectItem(trunk_of(trunks, a), "vlans"),
+						     cJSON_CreateNumber(k.vlan_id));
 		}
 	}
 
@@ -354,6 +390,22 @@ int cmd_status(int argc, char **argv)
 		       "endpoints list probe ports" : "no endpoint lists probe ports",
 		       ifx ? "to the node via " : "nowhere (they follow the routes)",
 		       ifx ? (ifn ? ifn : "?") : "");
+	}
+	{
+		cJSON *t;
+
+		cJSON_ArrayForEach(t, trunks) {
+			cJSON *x = cJSON_GetObjectItem(t, "xdp");
+
+			printf("trunk:        %s (ifindex %d): XDP %s, front line for %d VLANs "
+			       "(the pods' own interfaces decide what it passes)\n",
+			       cJSON_GetObjectItem(t, "interface")->valuestring,
+			       cJSON_GetObjectItem(t, "ifindex")->valueint,
+			       cJSON_IsNull(x) ? "NOT attached" :
+			       cJSON_IsTrue(cJSON_GetObjectItem(x, "current")) ? "attached" :
+			       "attached (stale program)",
+			       cJSON_GetArraySize(cJSON_GetObjectItem(t, "vlans")));
+		}
 	}
 	printf("pinned at:    %s\n\nattachments:\n", lo.pin_dir);
 	if (!cJSON_GetArraySize(atts)) {

@@ -219,3 +219,28 @@ bool sgbpf_attached(int ifindex)
 
 	return bpf_tc_query(&hook, &opts) == 0;
 }
+
+int sgbpf_attach_xdp_only(struct sgbpf *h, int ifindex, const char *link_dir)
+{
+	int err;
+
+	if (!h || ifindex <= 0)
+		return -EINVAL;
+	err = xdp_attach(h, ifindex, link_dir);
+	if (err)
+		return err;
+	err = tc_detach(ifindex, BPF_TC_INGRESS);
+	if (!err)
+		err = tc_detach(ifindex, BPF_TC_EGRESS);
+	return err;
+}
+
+bool sgbpf_xdp_attached(int ifindex, const char *link_dir)
+{
+	int fd = xdp_link_get(link_dir, ifindex);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}

@@ -51,6 +51,19 @@ int sgbpf_detach(int ifindex, const char *link_dir);
 /* Whether sgbpf's TX program (present in both modes) is on ifindex. */
 bool sgbpf_attached(int ifindex);
 
+/*
+ * XDP alone (a trunk's front line, sgbpfd --trunk): the XDP program through
+ * a pinned link as in SGBPF_ATTACH_XDP (atomically updated when one is
+ * pinned), and no TC program of sgbpf's on either hook: what leaves by the
+ * trunk was judged where it entered the node, and a TX program there would
+ * judge the pods' outbound traffic a second time. Returns 0 or -errno with
+ * a message on stderr naming the interface.
+ */
+int sgbpf_attach_xdp_only(struct sgbpf *h, int ifindex, const char *link_dir);
+
+/* Whether the XDP link pinned in link_dir drives ifindex. */
+bool sgbpf_xdp_attached(int ifindex, const char *link_dir);
+
 /* Path of the pinned XDP link of ifindex into buf. Returns buf. */
 char *sgbpf_xdp_link_path(const char *link_dir, int ifindex, char *buf, size_t len);
 

@@ -47,6 +47,8 @@ struct sgd_config {
 	char node_iface[IF_NAMESIZE]; /* probe steering target; "" = the
 				       * interface holding the node address */
 	char metrics_addr[128];      /* --metrics ADDR, "" = no listener  */
+	char trunk[IF_NAMESIZE];     /* --trunk: XDP front line keyed by
+				      * VLAN id; "" = none               */
 };
 
 void sgd_config_defaults(struct sgd_config *cfg);

@@ -13,7 +13,7 @@
 enum {
 	OPT_POLICY = 256, OPT_PIN_DIR, OPT_ATTACH, OPT_ROLE, OPT_GLOB, OPT_PREFIX,
 	OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_ONCE, OPT_RECONCILE, OPT_SOCKET, OPT_CONFIG,
-	OPT_DEBOUNCE, OPT_GC, OPT_NODE_IFACE, OPT_METRICS, OPT_HELP,
+	OPT_DEBOUNCE, OPT_GC, OPT_NODE_IFACE, OPT_METRICS, OPT_TRUNK, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -33,6 +33,7 @@ static const struct option options[] = {
 	{ "gc-interval",        required_argument, NULL, OPT_GC },
 	{ "node-iface",         required_argument, NULL, OPT_NODE_IFACE },
 	{ "metrics",            required_argument, NULL, OPT_METRICS },
+	{ "trunk",              required_argument, NULL, OPT_TRUNK },
 	{ "help",               no_argument,       NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -71,6 +72,11 @@ void sgd_usage(FILE *out)
 "  --metrics ADDR            serve Prometheus /metrics and /healthz over HTTP\n"
 "                            on ADDR: host:port, [ipv6]:port or :port (every\n"
 "                            address); default: off, nothing listens\n"
+"  --trunk IFACE             the node's trunk ENI: XDP on it drops, by the\n"
+"                            frame's 802.1Q VLAN id, what the pod of that\n"
+"                            VLAN would drop as a new flow, before the stack\n"
+"                            (an early-drop front line; the pods' own\n"
+"                            interfaces stay attached and decide the rest)\n"
 "  --config FILE             'key = value' lines, keys as the long flags;\n"
 "                            flags override it\n"
 "On SIGTERM/SIGINT sgbpfd exits leaving programs attached and maps pinned;\n"
@@ -219,6 +225,9 @@ static int set_opt(struct sgd_config *cfg, int opt, const char *arg)
 		return 0;
 	case OPT_NODE_IFACE:
 		return copy_path(cfg->node_iface, sizeof(cfg->node_iface), arg, "--node-iface");
+	case OPT_TRUNK:
+		/* '' turns it off (over a config file's trunk key). */
+		return copy_path(cfg->trunk, sizeof(cfg->trunk), arg, "--trunk");
 	case OPT_METRICS: {
 		char host[128];
 		uint16_t port;

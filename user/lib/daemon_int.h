@@ -110,6 +110,11 @@ struct sgd {
 	uint64_t swaps, swaps_rejected, swap_errors, last_swap_ns;
 	uint64_t attach_errors;
 	struct sgd_metrics *metrics;  /* NULL without --metrics         */
+	/* --trunk (daemon_links.c): the trunk while it exists. */
+	int trunk_ifindex;            /* 0: not there, or no --trunk      */
+	bool trunk_attached;
+	uint64_t trunk_seen_ns;       /* when this ifindex appeared       */
+	uint64_t trunk_conflict_gen;  /* generation whose VLAN conflicts were logged */
 };
 
 /* daemon.c */

@@ -16,7 +16,11 @@
  *   - reconcile (start and every --reconcile-interval): interfaces gone
  *     while we were down or while notifications were lost, ifaces entries
  *     of unknown interfaces, state of endpoint ids no longer in force,
- *     programs removed behind our back, orphan XDP links.
+ *     programs removed behind our back, orphan XDP links;
+ *   - --trunk: the trunk gets XDP alone and one entry {trunk, vlanId} per
+ *     endpoint with a VLAN id (front line, see docs/daemon.md "Trunk"),
+ *     kept to the policy in force after every swap and reconcile, and
+ *     followed when the trunk appears, goes or comes back as a new ifindex.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -143,6 +147,187 @@ static bool pinned_entry(const struct sgd *d, int ifindex)
 	return !bpf_map_lookup_elem(sgbpf_map_fd(d->h, SGBPF_MAP_IFACES), &k, &v);
 }
 
+/* ---- the trunk (--trunk) ---------------------------------------------- */
+
+static bool is_trunk(const struct sgd *d, const char *name)
+{
+	return d->cfg->trunk[0] && !strcmp(d->cfg->trunk, name);
+}
+
+static void log_trunk(enum sgd_level level, const char *event, const struct sgd *d,
+		      int ifindex, const char *key, uint64_t val, const char *msg)
+{
+	struct sgd_log l;
+
+	if (!sgd_log_begin(&l, level, event))
+		return;
+	sgd_log_str(&l, "iface", d->cfg->trunk);
+	sgd_log_u64(&l, "ifindex", ifindex);
+	if (key)
+		sgd_log_u64(&l, key, val);
+	if (msg)
+		sgd_log_str(&l, "msg", msg);
+	sgd_log_u64(&l, "generation", d->generation);
+	sgd_log_end(&l);
+}
+
+/* Delete every ifaces entry of ifindex that carries a VLAN id (a trunk's);
+ * keep[vlan] != 0 spares that one. Returns how many went. */
+static unsigned vlan_entries_prune(struct sgd *d, int ifindex, const uint16_t *keep)
+{
+	int fd = sgbpf_map_fd(d->h, SGBPF_MAP_IFACES);
+	struct sgbpf_iface_key keys[SGBPF_MAX_IFACES], k, *prev = NULL;
+	unsigned n = 0, gone = 0;
+
+	while (n < SGBPF_MAX_IFACES && !bpf_map_get_next_key(fd, prev, &k)) {
+		keys[n] = k;
+		prev = &keys[n++];
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if ((int)keys[i].ifindex != ifindex || !keys[i].vlan_id ||
+		    (keep && keys[i].vlan_id < 4096 && keep[keys[i].vlan_id]))
+			continue;
+		if (!bpf_map_delete_elem(fd, &keys[i]))
+			gone++;
+	}
+	return gone;
+}
+
+/*
+ * The trunk's entries, brought to the policy in force: {trunk, vlanId} ->
+ * endpoint, NET_FACING, front line, for every endpoint with a VLAN id;
+ * every other entry of the trunk goes. Never {trunk, 0}: frames of a VLAN
+ * no endpoint has (and untagged ones) find no entry and pass, counted as
+ * an unknown interface's - they are not a pod's. A VLAN id two endpoints
+ * claim gets no entry either (logged): its frames then reach the pods'
+ * own hooks unfiltered by the front line, which is safe, as they decide.
+ */
+static void trunk_sync(struct sgd *d)
+{
+	static uint16_t want[4096];   /* ep id + 1; UINT16_MAX: claimed twice */
+	int fd = sgbpf_map_fd(d->h, SGBPF_MAP_IFACES);
+	unsigned added = 0, changed = 0, removed, failed = 0, n = 0;
+	bool log_conflicts = d->trunk_conflict_gen != d->generation;
+	struct sgd_log l;
+
+	memset(want, 0, sizeof(want));
+	for (size_t i = 0; i < d->n_eps; i++) {
+		const struct sgd_ep *ep = &d->eps[i];
+		uint16_t v = ep->vlan_id;
+
+		if (log_conflicts && is_trunk(d, ep->ifname))
+			sgd_logm(SGD_WARN, "trunk_misnamed", "endpoint %s names the trunk %s as "
+				 "its interface; the trunk is only ever attached as the trunk",
+				 ep->name, d->cfg->trunk);
+		if (!v || v > 4094)
+			continue;
+		if (want[v] && want[v] != ep->id + 1) {
+			if (log_conflicts && want[v] != UINT16_MAX)
+				sgd_logm(SGD_ERROR, "trunk_vlan_conflict", "VLAN %u is claimed by "
+					 "endpoint %s and another endpoint; no front line for it "
+					 "(the pods' own interfaces still judge its traffic): give "
+					 "each endpoint its own vlanId", v, ep->name);
+			want[v] = UINT16_MAX;
+			continue;
+		}
+		want[v] = (uint16_t)(ep->id + 1);
+	}
+	for (unsigned v = 1; v < 4096; v++)
+		if (want[v] == UINT16_MAX)
+			want[v] = 0;
+	d->trunk_conflict_gen = d->generation;
+
+	/* Update in place (each entry flips atomically), then prune. */
+	for (unsigned v = 1; v < 4096; v++) {
+		struct sgbpf_iface_key k = { .ifindex = d->trunk_ifindex, .vlan_id = v };
+		struct sgbpf_iface_val cur, nv = { .role = SGBPF_ROLE_NET_FACING,
+						   .flags = SGBPF_IFACE_F_FRONT_LINE };
+		bool had;
+
+		if (!want[v])
+			continue;
+		n++;
+		nv.ep_id = want[v] - 1u;
+		had = !bpf_map_lookup_elem(fd, &k, &cur);
+		if (had && !memcmp(&cur, &nv, sizeof(nv)))
+			continue;
+		if (bpf_map_update_elem(fd, &k, &nv, BPF_ANY)) {
+			if (!failed++)
+				sgd_logm(SGD_ERROR, "iface_entry_failed", "writing the entry of "
+					 "trunk %s VLAN %u failed: %s", d->cfg->trunk, v,
+					 strerror(errno));
+			d->attach_errors++;
+			continue;
+		}
+		if (had)
+			changed++;
+		else
+			added++;
+	}
+	removed = vlan_entries_prune(d, d->trunk_ifindex, want);
+	if (!added && !changed && !removed && !failed)
+		return;
+	if (sgd_log_begin(&l, failed ? SGD_ERROR : SGD_INFO, "trunk_vlans")) {
+		sgd_log_str(&l, "iface", d->cfg->trunk);
+		sgd_log_u64(&l, "ifindex", d->trunk_ifindex);
+		sgd_log_u64(&l, "vlans", n - failed);
+		sgd_log_u64(&l, "added", added);
+		sgd_log_u64(&l, "changed", changed);
+		sgd_log_u64(&l, "removed", removed);
+		if (failed)
+			sgd_log_u64(&l, "failed", failed);
+		sgd_log_u64(&l, "generation", d->generation);
+		sgd_log_end(&l);
+	}
+}
+
+/* The trunk went (or was renamed, or came back as another ifindex): its
+ * entries and XDP link go. The pods' state stays: their own interfaces
+ * hold it, and they judge their traffic alone meanwhile. */
+static void trunk_gone(struct sgd *d, const char *why)
+{
+	int ifindex = d->trunk_ifindex;
+
+	if (!ifindex)
+		return;
+	vlan_entries_prune(d, ifindex, NULL);
+	sgd_capture_begin();
+	sgbpf_detach(ifindex, d->link_dir);
+	sgd_capture_end(SGD_DEBUG, "detach_message");
+	log_trunk(SGD_INFO, "trunk_gone", d, ifindex, NULL, 0, why);
+	d->trunk_ifindex = 0;
+	d->trunk_attached = false;
+}
+
+/* The trunk is there as ifindex: entries first (the program passes frames
+ * of VLANs it has no entry for), then XDP alone. */
+static void trunk_update(struct sgd *d, int ifindex)
+{
+	int err;
+
+	if (d->trunk_ifindex && d->trunk_ifindex != ifindex)
+		trunk_gone(d, "re-created with another ifindex");
+	if (d->trunk_ifindex != ifindex) {
+		d->trunk_ifindex = ifindex;
+		d->trunk_attached = false;
+		d->trunk_seen_ns = sgd_now_ns();
+	}
+	trunk_sync(d);
+	if (d->trunk_attached)
+		return;
+	sgd_capture_begin();
+	err = sgbpf_attach_xdp_only(d->h, ifindex, d->link_dir);
+	sgd_capture_end(SGD_ERROR, "attach_failed");
+	if (err) {
+		d->attach_errors++;
+		log_trunk(SGD_ERROR, "trunk_attach_failed", d, ifindex, NULL, 0, strerror(-err));
+		return;
+	}
+	d->trunk_attached = true;
+	log_trunk(SGD_INFO, "trunk_attached", d, ifindex, "since_appeared_us",
+		  (sgd_now_ns() - d->trunk_seen_ns) / 1000, "XDP front line, keyed by VLAN id");
+}
+
 /* Bring one interface to what the policy in force wants of it. */
 void sgd_link_update(struct sgd *d, int ifindex, const char *name)
 {
@@ -151,6 +336,14 @@ void sgd_link_update(struct sgd *d, int ifindex, const char *name)
 	uint32_t want, was;
 	int err;
 
+	if (is_trunk(d, name)) {
+		if (lk)     /* an interface we managed, renamed to the trunk's name */
+			sgd_link_gone(d, ifindex);
+		trunk_update(d, ifindex);
+		return;
+	}
+	if (ifindex == d->trunk_ifindex)
+		trunk_gone(d, "renamed");
 	if (!lk) {
 		lk = link_add(d, ifindex, name);
 		if (!lk) {
@@ -241,6 +434,8 @@ void sgd_link_gone(struct sgd *d, int ifindex)
 	struct sgd_link *lk = link_find(d, ifindex);
 	uint32_t id;
 
+	if (ifindex == d->trunk_ifindex)
+		trunk_gone(d, "interface gone");
 	if (!lk)
 		return;
 	id = lk->ep_id;
@@ -406,6 +601,9 @@ static void reconcile_ifaces(struct sgd *d)
 		struct sgd_link *lk = link_find(d, keys[i].ifindex);
 		struct sgbpf_iface_val v;
 
+		/* The trunk's entries are trunk_sync's. */
+		if (d->trunk_ifindex && (int)keys[i].ifindex == d->trunk_ifindex)
+			continue;
 		if (bpf_map_lookup_elem(fd, &keys[i], &v))
 			continue;
 		if (lk && lk->ep_id != SGD_NONE && keys[i].vlan_id == 0) {
@@ -420,7 +618,10 @@ static void reconcile_ifaces(struct sgd *d)
 			 keys[i].ifindex, keys[i].vlan_id, v.ep_id);
 		if (!lk || lk->ep_id == SGD_NONE)
 			sgbpf_detach(keys[i].ifindex, d->link_dir);
-		if (v.ep_id < SGD_EP_UNASSIGNED && !ep_has_link(d, v.ep_id, -1))
+		/* A trunk's entry (a trunk gone while we were down, or no
+		 * --trunk any more) held no state of the pod's. */
+		if (keys[i].vlan_id == 0 && v.ep_id < SGD_EP_UNASSIGNED &&
+		    !ep_has_link(d, v.ep_id, -1))
 			forget_ep(d, v.ep_id, "its interface is gone");
 	}
 }
@@ -437,6 +638,8 @@ static void reconcile_xdp_links(struct sgd *d)
 		int ifindex;
 
 		if (sscanf(de->d_name, "xdp-%d", &ifindex) != 1)
+			continue;
+		if (ifindex == d->trunk_ifindex && d->trunk_attached)
 			continue;
 		lk = link_find(d, ifindex);
 		if (lk && lk->ep_id != SGD_NONE && d->cfg->attach == SGBPF_ATTACH_XDP)
@@ -467,6 +670,14 @@ void sgd_reconcile(struct sgd *d)
 			continue;
 		}
 		i++;
+	}
+	if (d->trunk_ifindex && !if_indextoname(d->trunk_ifindex, name) && errno == ENXIO)
+		trunk_gone(d, "interface gone");
+	/* Its XDP link taken away behind our back (the pin removed). */
+	if (d->trunk_attached && !sgbpf_xdp_attached(d->trunk_ifindex, d->link_dir)) {
+		log_trunk(SGD_WARN, "reattach", d, d->trunk_ifindex, NULL, 0,
+			  "the trunk's XDP link was removed");
+		d->trunk_attached = false;
 	}
 	sgd_links_sync_all(d);
 	/* Programs taken off behind our back (e.g. tc qdisc del). */
