@@ -47,6 +47,7 @@
 
 #include <sgbpf/layout.h>
 
+#include "ct.h"
 #include "names.h"
 #include "offline.h"
 #include "parse.h"
@@ -155,11 +156,11 @@ static int empty_map(int fd, size_t key_size, uint32_t cap)
 
 static int reset_ct(struct sg_offline *ctx)
 {
-	int err = empty_map(sgbpf_map_fd(ctx->h, SGBPF_MAP_CT_NEW), sizeof(struct sgbpf_ct_key),
-			    SGBPF_CT_NEW_MAX);
+	struct sgbpf_ct_maps ct;
+	int err;
 
-	err = err ?: empty_map(sgbpf_map_fd(ctx->h, SGBPF_MAP_CT_EST),
-			       sizeof(struct sgbpf_ct_key), SGBPF_CT_EST_MAX);
+	sgbpf_ct_maps_of(ctx->h, &ct);
+	err = sgbpf_ct_delete_if(&ct, NULL, NULL, NULL);
 	err = err ?: empty_map(sgbpf_map_fd(ctx->h, SGBPF_MAP_FRAGS),
 			       sizeof(struct sgbpf_frag_key), 65536);
 	if (err)
@@ -168,7 +169,7 @@ static int reset_ct(struct sg_offline *ctx)
 }
 
 /*
- * Fill ct_est with n established TCP entries of the first endpoint from
+ * Fill the est table with n established TCP entries of the first endpoint from
  * remotes 10.204.0.0/16, which the generated traffic never uses: they only
  * load the table (bucket occupancy, cache footprint) for the timed flows.
  */
@@ -176,6 +177,7 @@ static int fill_ct(struct sg_offline *ctx, unsigned n)
 {
 	const struct sg_compiled_endpoint *ep = &ctx->compiled.endpoints[0];
 	const struct sg_addr *a = sg_offline_endpoint_addr(ep, SGBPF_AF_V4);
+	struct sgbpf_ct_maps ct;
 	struct sgbpf_ct_key *keys;
 	struct sgbpf_ct_val *vals;
 	struct timespec ts;
@@ -212,9 +214,10 @@ static int fill_ct(struct sg_offline *ctx, unsigned n)
 		vals[i].seen_reply = 1;
 		vals[i].rule_id = SGBPF_RULE_NONE;
 	}
-	if (bpf_map_update_batch(sgbpf_map_fd(ctx->h, SGBPF_MAP_CT_EST), keys, vals, &count, NULL)) {
-		err = -errno;
-		fprintf(stderr, "sgbpf-bench: filling ct_est with %u entries failed after %u: %s\n",
+	sgbpf_ct_maps_of(ctx->h, &ct);
+	err = sgbpf_ct_update_batch(&ct, SGBPF_CT_TABLE_EST, keys, vals, &count);
+	if (err) {
+		fprintf(stderr, "sgbpf-bench: filling the conntrack table with %u entries failed after %u: %s\n",
 			n, count, strerror(-err));
 	}
 out:
@@ -271,7 +274,7 @@ static void usage(FILE *out)
 		"usage: sgbpf-bench --policy DIR FILE.pcap [--batches N] [--ct-fill N] [--maps]\n"
 		"  --policy DIR   policy directory (e.g. written by gen-policy)\n"
 		"  --batches N    replays of the whole capture, the median is kept (default 5)\n"
-		"  --ct-fill N    before each batch, fill ct_est with N idle established entries\n"
+		"  --ct-fill N    before each batch, fill conntrack (est) with N idle established entries\n"
 		"  --maps         also print each map's memlock and entries after the replay\n"
 		"FILE: pcap or pcapng; Ethernet, 802.1Q, raw IP or Linux cooked.\n"
 		"Needs root (BPF_PROG_TEST_RUN). Method: see the top of bench/sgbpf-bench.c.\n");

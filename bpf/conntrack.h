@@ -7,7 +7,9 @@
  *
  * Unconfirmed flows live in ct_new (LRU), confirmed ones in ct_est (never
  * evicted). Lookup order: ct_est, then ct_new. Expiry is decided from the
- * entry's own last_seen_ns at lookup time.
+ * entry's own last_seen_ns at lookup time. Each table is one map per family
+ * (maps.h): a packet's key (struct sg_ct_key) is built once, in the shape
+ * of its family's maps, and sg_ct_get/put/del pick the map.
  *
  * The one exception to "source check first": sg_ct_find() READS the tables
  * before the check (it writes nothing), so an established flow whose entry
@@ -95,8 +97,22 @@ static __always_inline __u32 sg_ct_timeout_idx(__u8 family, __u8 proto, __u8 sta
 	return SGBPF_TO_OTHER;
 }
 
+/*
+ * A flow's conntrack key as its family's maps take it: the compact IPv4 key
+ * or the wide one. family and proto sit outside the union so that code
+ * above the maps reads them without caring which key is in use.
+ */
+struct sg_ct_key {
+	union {
+		struct sgbpf_ct4_key v4;
+		struct sgbpf_ct_key v6;
+	};
+	__u8 family;               /* which member (and maps): enum sgbpf_family */
+	__u8 proto;
+} __attribute__((aligned(8)));
+
 static __always_inline bool sg_ct_expired(const struct sgbpf_slot_config *cfg,
-					  const struct sgbpf_ct_key *k,
+					  const struct sg_ct_key *k,
 					  const struct sgbpf_ct_val *v, __u64 now)
 {
 	/* An unanswered pickup is one packet's word: it lives as briefly as
@@ -198,8 +214,9 @@ static __always_inline bool sg_ct_eligible(const struct sg_pkt *p)
 	return true;
 }
 
-/* 8-byte words that may alias any type, for copying addresses. */
+/* Words that may alias any type, for copying addresses. */
 typedef __u64 __attribute__((may_alias)) sg_word;
+typedef __u32 __attribute__((may_alias)) sg_word32;
 
 /*
  * Copy a 16-byte address as two words. Both sides must be 8-byte aligned:
@@ -214,30 +231,62 @@ static __always_inline void sg_addr_copy(__u8 *dst, const __u8 *src)
 	((sg_word *)dst)[1] = ((const sg_word *)src)[1];
 }
 
+/* Fill k from its parts: the compact key for IPv4, the wide one for IPv6.
+ * Every byte of the key in use is written (no memset first). Addresses are
+ * 16-byte fields (IPv4 in the first 4 bytes); with aligned set, both are
+ * 8-byte aligned (see sg_addr_copy), else they are copied byte-wise. */
+static __always_inline void sg_ct_key_set(struct sg_ct_key *k, __u32 ep_id, __u8 family,
+					  __u8 proto, const __u8 *local, const __u8 *remote,
+					  __be16 local_port, __be16 remote_port, bool aligned)
+{
+	k->family = family;
+	k->proto = proto;
+	if (family == SGBPF_AF_V4) {
+		/* ep_id < SGBPF_MAX_ENDPOINTS (the loader checks ifaces'). */
+		k->v4.ep_id = (__u16)ep_id;
+		k->v4.proto = proto;
+		k->v4.pad = 0;
+		if (aligned) {
+			*(sg_word32 *)k->v4.local_addr = *(const sg_word32 *)local;
+			*(sg_word32 *)k->v4.remote_addr = *(const sg_word32 *)remote;
+		} else {
+			__builtin_memcpy(k->v4.local_addr, local, 4);
+			__builtin_memcpy(k->v4.remote_addr, remote, 4);
+		}
+		k->v4.local_port = local_port;
+		k->v4.remote_port = remote_port;
+		return;
+	}
+	k->v6.ep_id = ep_id;
+	k->v6.family = family;
+	k->v6.proto = proto;
+	k->v6.pad = 0;
+	if (aligned) {
+		sg_addr_copy(k->v6.local_addr, local);
+		sg_addr_copy(k->v6.remote_addr, remote);
+	} else {
+		__builtin_memcpy(k->v6.local_addr, local, 16);
+		__builtin_memcpy(k->v6.remote_addr, remote, 16);
+	}
+	k->v6.local_port = local_port;
+	k->v6.remote_port = remote_port;
+}
+
 /* Key of the packet's flow from endpoint ep_id's point of view (local and
- * remote: the packet's addresses oriented by dir, both 8-byte aligned; k
- * too). Every byte is written: the key is built once per packet, no memset
- * first. */
-static __always_inline void sg_ct_key_of(struct sgbpf_ct_key *k, const struct sg_pkt *p,
+ * remote: the packet's addresses oriented by dir, both 8-byte aligned). */
+static __always_inline void sg_ct_key_of(struct sg_ct_key *k, const struct sg_pkt *p,
 					 __u32 ep_id, const __u8 *local, const __u8 *remote,
 					 __u8 dir)
 {
-	k->ep_id = ep_id;
-	k->family = p->family;
-	k->proto = p->proto;
-	k->pad = 0;
-	sg_addr_copy(k->local_addr, local);
-	sg_addr_copy(k->remote_addr, remote);
+	__be16 lp = 0, rp = 0;
+
 	if (p->proto == SG_IPPROTO_TCP || p->proto == SG_IPPROTO_UDP) {
-		k->local_port = dir == SGBPF_DIR_OUT ? p->sport : p->dport;
-		k->remote_port = dir == SGBPF_DIR_OUT ? p->dport : p->sport;
+		lp = dir == SGBPF_DIR_OUT ? p->sport : p->dport;
+		rp = dir == SGBPF_DIR_OUT ? p->dport : p->sport;
 	} else if (sg_is_icmp(p->family, p->proto)) {
-		k->local_port = p->icmp_id;
-		k->remote_port = 0;
-	} else {
-		k->local_port = 0;
-		k->remote_port = 0;
+		lp = p->icmp_id;
 	}
+	sg_ct_key_set(k, ep_id, p->family, p->proto, local, remote, lp, rp, true);
 }
 
 /*
@@ -248,34 +297,68 @@ static __always_inline void sg_ct_key_of(struct sgbpf_ct_key *k, const struct sg
  * packet names a trackable flow.
  */
 static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32 ep_id,
-						   __u8 dir, struct sgbpf_ct_key *k)
+						   __u8 dir, struct sg_ct_key *k)
 {
+	bool in = dir == SGBPF_DIR_IN;
+
 	if (!p->inner_ok)
 		return -1;
-	if (sg_is_icmp(p->family, p->inner_proto) &&
-	    !sg_icmp_is_echo(p->family, p->inner_icmp_type))
-		return -1;
-
-	k->ep_id = ep_id;
-	k->family = p->family;
-	k->proto = p->inner_proto;
-	k->pad = 0;
-	if (dir == SGBPF_DIR_IN) {
-		__builtin_memcpy(k->local_addr, p->inner_src, 16);
-		__builtin_memcpy(k->remote_addr, p->inner_dst, 16);
-		k->local_port = p->inner_sport;
-		k->remote_port = p->inner_dport;
-	} else {
-		__builtin_memcpy(k->local_addr, p->inner_dst, 16);
-		__builtin_memcpy(k->remote_addr, p->inner_src, 16);
-		k->local_port = p->inner_dport;
-		k->remote_port = p->inner_sport;
-	}
 	if (sg_is_icmp(p->family, p->inner_proto)) {
-		k->local_port = p->inner_sport;  /* echo id, whichever side sent it */
-		k->remote_port = 0;
+		if (!sg_icmp_is_echo(p->family, p->inner_icmp_type))
+			return -1;
+		/* echo id, whichever side sent it */
+		sg_ct_key_set(k, ep_id, p->family, p->inner_proto,
+			      in ? p->inner_src : p->inner_dst, in ? p->inner_dst : p->inner_src,
+			      p->inner_sport, 0, false);
+		return 0;
 	}
+	sg_ct_key_set(k, ep_id, p->family, p->inner_proto,
+		      in ? p->inner_src : p->inner_dst, in ? p->inner_dst : p->inner_src,
+		      in ? p->inner_sport : p->inner_dport, in ? p->inner_dport : p->inner_sport,
+		      false);
 	return 0;
+}
+
+/*
+ * helper(map, key, ...) on k's family's map of a table (est: ct_est, else
+ * ct_new), with k in that map's key shape.
+ *
+ * The verifier inlines a hash lookup (and calls update/delete directly)
+ * only at a call site that only ever sees one map. clang merges helper calls
+ * that differ in nothing but the map into one call fed by either map, which
+ * made the established packet's lookup an indirect call through the generic
+ * helper (~5 ns). So the IPv4 branch ends with barrier_var(), which the
+ * IPv6 one lacks: calls followed by different code are never merged.
+ */
+#define sg_ct_call(k, est, helper, ...)						\
+	({									\
+		typeof(helper(&ct_est, &(k)->v6, ##__VA_ARGS__)) __r;		\
+										\
+		if ((k)->family == SGBPF_AF_V4) {				\
+			__r = (est) ? helper(&ct4_est, &(k)->v4, ##__VA_ARGS__) :	\
+				      helper(&ct4_new, &(k)->v4, ##__VA_ARGS__);	\
+			barrier_var(__r);					\
+		} else {							\
+			__r = (est) ? helper(&ct_est, &(k)->v6, ##__VA_ARGS__) :	\
+				      helper(&ct_new, &(k)->v6, ##__VA_ARGS__);	\
+		}								\
+		__r;								\
+	})
+
+static __always_inline struct sgbpf_ct_val *sg_ct_get(const struct sg_ct_key *k, bool est)
+{
+	return sg_ct_call(k, est, bpf_map_lookup_elem);
+}
+
+static __always_inline long sg_ct_put(const struct sg_ct_key *k, bool est,
+				      const struct sgbpf_ct_val *v, __u64 flags)
+{
+	return sg_ct_call(k, est, bpf_map_update_elem, v, flags);
+}
+
+static __always_inline long sg_ct_del(const struct sg_ct_key *k, bool est)
+{
+	return sg_ct_call(k, est, bpf_map_delete_elem);
 }
 
 #define SG_CT_STALE_EST 1
@@ -287,13 +370,13 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
  * (SG_CT_STALE_*) for sg_ct_drop_stale() once the packet passed the check.
  */
 static __always_inline struct sgbpf_ct_val *
-sg_ct_find(const struct sgbpf_slot_config *cfg, const struct sgbpf_ct_key *k,
+sg_ct_find(const struct sgbpf_slot_config *cfg, const struct sg_ct_key *k,
 	   __u64 now, bool *in_est, __u8 *stale)
 {
 	struct sgbpf_ct_val *v;
 
 	*stale = 0;
-	v = bpf_map_lookup_elem(&ct_est, k);
+	v = sg_ct_get(k, true);
 	if (likely(v)) {
 		if (likely(!sg_ct_expired(cfg, k, v, now))) {
 			*in_est = true;
@@ -301,7 +384,7 @@ sg_ct_find(const struct sgbpf_slot_config *cfg, const struct sgbpf_ct_key *k,
 		}
 		*stale = SG_CT_STALE_EST;
 	}
-	v = bpf_map_lookup_elem(&ct_new, k);
+	v = sg_ct_get(k, false);
 	if (v) {
 		if (!sg_ct_expired(cfg, k, v, now)) {
 			*in_est = false;
@@ -314,38 +397,26 @@ sg_ct_find(const struct sgbpf_slot_config *cfg, const struct sgbpf_ct_key *k,
 
 /* Delete the expired entries sg_ct_find() saw. A stale ct_est entry left
  * behind would make the flow's later promotion fail with EEXIST. */
-static __always_inline void sg_ct_drop_stale(const struct sgbpf_ct_key *k, __u8 stale)
+static __always_inline void sg_ct_drop_stale(const struct sg_ct_key *k, __u8 stale)
 {
 	if (stale & SG_CT_STALE_EST)
-		bpf_map_delete_elem(&ct_est, k);
+		sg_ct_del(k, true);
 	if (stale & SG_CT_STALE_NEW)
-		bpf_map_delete_elem(&ct_new, k);
+		sg_ct_del(k, false);
 }
 
 /* Live entry for k, or NULL. Expired entries are deleted and treated as absent. */
 static __always_inline struct sgbpf_ct_val *
-sg_ct_lookup(const struct sgbpf_slot_config *cfg, const struct sgbpf_ct_key *k,
+sg_ct_lookup(const struct sgbpf_slot_config *cfg, const struct sg_ct_key *k,
 	     __u64 now, bool *in_est)
 {
 	struct sgbpf_ct_val *v;
+	__u8 stale;
 
-	v = bpf_map_lookup_elem(&ct_est, k);
-	if (v) {
-		if (!sg_ct_expired(cfg, k, v, now)) {
-			*in_est = true;
-			return v;
-		}
-		bpf_map_delete_elem(&ct_est, k);
-	}
-	v = bpf_map_lookup_elem(&ct_new, k);
-	if (v) {
-		if (!sg_ct_expired(cfg, k, v, now)) {
-			*in_est = false;
-			return v;
-		}
-		bpf_map_delete_elem(&ct_new, k);
-	}
-	return NULL;
+	v = sg_ct_find(cfg, k, now, in_est, &stale);
+	if (unlikely(stale))
+		sg_ct_drop_stale(k, stale);
+	return v;
 }
 
 enum sg_ct_result {
@@ -441,15 +512,15 @@ static __always_inline void sg_ct_vouch(struct sgbpf_ct_val *v, __u64 gen,
 
 /* Move a confirmed flow from ct_new to ct_est. If ct_est is full the flow
  * stays in ct_new (retried on its next packet) and ct_est_full counts it. */
-static __always_inline void sg_ct_promote(const struct sgbpf_ct_key *k,
+static __always_inline void sg_ct_promote(const struct sg_ct_key *k,
 					  struct sgbpf_ct_val *v)
 {
 	struct sgbpf_global_stats *g = sg_gstats();
 	long err;
 
-	err = bpf_map_update_elem(&ct_est, k, v, BPF_NOEXIST);
+	err = sg_ct_put(k, true, v, BPF_NOEXIST);
 	if (err == 0 || err == -17 /* EEXIST: another CPU promoted it */) {
-		bpf_map_delete_elem(&ct_new, k);
+		sg_ct_del(k, false);
 		if (g && err == 0)
 			g->ct_est_created++;
 	} else if (g) {
@@ -464,7 +535,7 @@ static __always_inline void sg_ct_promote(const struct sgbpf_ct_key *k,
  * (a mid-stream TCP pickup carries SGBPF_CT_F_PICKUP until answered).
  * Returns 0 or a negative errno when the table did not take it.
  */
-static __always_inline int sg_ct_create(const struct sgbpf_ct_key *k, const struct sg_pkt *p,
+static __always_inline int sg_ct_create(const struct sg_ct_key *k, const struct sg_pkt *p,
 					__u8 state, __u8 ct_flags, __u8 dir, __u32 rule_id,
 					__u32 len, __u64 now, __u64 gen,
 					const struct sgbpf_ep_val *ep)
@@ -495,7 +566,7 @@ static __always_inline int sg_ct_create(const struct sgbpf_ct_key *k, const stru
 		sg_ct_seq_update(v, p, dir);
 	sg_ct_vouch(v, gen, ep);
 
-	err = bpf_map_update_elem(&ct_new, k, v, BPF_ANY);
+	err = sg_ct_put(k, false, v, BPF_ANY);
 	if (err)
 		return err;
 	if (g)

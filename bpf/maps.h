@@ -92,8 +92,22 @@ struct {
 
 /* ---- connection tracking ---------------------------------------------- */
 
-/* Unconfirmed flows. LRU: a flood of new (or half-open) flows only evicts
- * other unconfirmed flows, never a confirmed one (those live in ct_est). */
+/*
+ * Each table is one map per family (layout.h): ct4_* keyed by the compact
+ * IPv4 key, ct_* by the wide key (IPv6 flows only). Capacities are per
+ * family: a node's pods are mostly of one family (EKS clusters are IPv4 or
+ * IPv6), which must not get half the table.
+ *
+ * Unconfirmed flows: LRU, so a flood of new (or half-open) flows only evicts
+ * other unconfirmed flows, never a confirmed one (those live in *_est).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SGBPF_CT_NEW_MAX);
+	__type(key, struct sgbpf_ct4_key);
+	__type(value, struct sgbpf_ct_val);
+} ct4_new SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SGBPF_CT_NEW_MAX);
@@ -102,9 +116,17 @@ struct {
 } ct_new SEC(".maps");
 
 /* Confirmed flows. Plain hash, never LRU: when full, inserts fail (the flow
- * stays in ct_new and global_stats.ct_est_full counts it) instead of
+ * stays in *_new and global_stats.ct_est_full counts it) instead of
  * evicting a live connection. Not preallocated: 1M preallocated entries
  * would pin ~150 MB per loaded instance (tests, check, replay). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SGBPF_CT_EST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sgbpf_ct4_key);
+	__type(value, struct sgbpf_ct_val);
+} ct4_est SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SGBPF_CT_EST_MAX);

@@ -187,15 +187,15 @@ static __always_inline bool sg_nd_ok(__u32 slot, const struct sg_pkt *p, __u8 di
 	return sg_addr_lookup(&node_addrs, slot, SGBPF_AF_V6, remote) != NULL;
 }
 
-/* The port the flow's first packet was judged on (strict re-evaluation). */
-static __always_inline __u16 sg_origin_port(const struct sgbpf_ct_key *k,
+/* The port the flow's first packet was judged on (strict re-evaluation),
+ * from a packet of the flow going dir: the origin's destination port. */
+static __always_inline __u16 sg_origin_port(const struct sg_pkt *p, __u8 dir,
 					    const struct sgbpf_ct_val *cv)
 {
-	if (k->proto == SG_IPPROTO_TCP || k->proto == SG_IPPROTO_UDP)
-		return bpf_ntohs(cv->origin_dir == SGBPF_DIR_IN ? k->local_port :
-								  k->remote_port);
-	if (sg_is_icmp(k->family, k->proto))
-		return (__u16)(k->family == SGBPF_AF_V4 ? SG_ICMP_ECHO_REQUEST :
+	if (p->proto == SG_IPPROTO_TCP || p->proto == SG_IPPROTO_UDP)
+		return bpf_ntohs(cv->origin_dir == dir ? p->dport : p->sport);
+	if (sg_is_icmp(p->family, p->proto))
+		return (__u16)(p->family == SGBPF_AF_V4 ? SG_ICMP_ECHO_REQUEST :
 							  SG_ICMPV6_ECHO_REQUEST) << 8;
 	return 0;
 }
@@ -240,32 +240,33 @@ static __always_inline bool sg_ct_vouches(const struct sgbpf_ct_val *cv, __u64 g
 }
 
 /*
- * A packet of a tracked flow (cv, found under key *ck; in_est: in ct_est).
- * ep: the endpoint's settings when the packet just passed the full checks
- * (the entry then vouches for them, see sg_ct_vouches), NULL when the entry
- * already does. Returns 1 when decided, 0 when the flow is over and the
- * packet (a SYN reusing the tuple) must be judged as a new flow.
+ * A packet of a tracked flow (cv, found under the packet's key *ck; in_est:
+ * in ct_est). ep: the endpoint's settings when the packet just passed the
+ * full checks (the entry then vouches for them, see sg_ct_vouches), NULL
+ * when the entry already does. Returns 1 when decided, 0 when the flow is
+ * over and the packet (a SYN reusing the tuple) must be judged as a new flow.
  */
 static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict *v,
 				      const struct sgbpf_slot_config *cfg,
-				      struct sgbpf_ct_key *ck, struct sgbpf_ct_val *cv,
+				      const struct sg_ct_key *ck, struct sgbpf_ct_val *cv,
 				      bool in_est, __u64 now, const struct sgbpf_ep_val *ep)
 {
 	__u32 slot = v->slot, flags = cfg->flags;
 	__u8 dir = v->dir, state;
+	const __u8 *remote = dir == SGBPF_DIR_OUT ? p->dst : p->src;
 	int res;
 
 	v->rule_id = cv->rule_id;
 	if (unlikely(flags & SGBPF_CFG_STRICT_REEVAL) &&
-	    !sg_rule_lookup(slot, cv->origin_dir & 1, ck->family, v->ep_id, ck->remote_addr,
-			    ck->proto, sg_origin_port(ck, cv), NULL)) {
+	    !sg_rule_lookup(slot, cv->origin_dir & 1, p->family, v->ep_id, remote, p->proto,
+			    sg_origin_port(p, dir, cv), NULL)) {
 		/* Traffic the exempt list (or standard mode) allows needs no rule.
 		 * The exempt list covers what the pod sends: only flows the pod
 		 * opened. */
-		if (cv->origin_dir == SGBPF_DIR_OUT && sg_exempt(slot, p->family, ck->remote_addr))
+		if (cv->origin_dir == SGBPF_DIR_OUT && sg_exempt(slot, p->family, remote))
 			return sg_allow(v, SGBPF_ALLOW_EXEMPT) + 1;
 		if ((flags & SGBPF_CFG_MODE_STANDARD) &&
-		    sg_unmanaged(slot, p->family, ck->remote_addr))
+		    sg_unmanaged(slot, p->family, remote))
 			return sg_allow(v, SGBPF_ALLOW_UNMANAGED) + 1;
 		v->ct_state = cv->state;
 		return sg_drop(v, SGBPF_DROP_STRICT_REEVAL) + 1;
@@ -288,10 +289,7 @@ static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict 
 	}
 	/* SG_CT_RENEW: forget the old connection; the SYN is judged as a new
 	 * flow. */
-	if (in_est)
-		bpf_map_delete_elem(&ct_est, ck);
-	else
-		bpf_map_delete_elem(&ct_new, ck);
+	sg_ct_del(ck, in_est);
 	v->rule_id = SGBPF_RULE_NONE;
 	return 0;
 }
@@ -310,7 +308,7 @@ static __always_inline int sg_tracked(const struct sg_pkt *p, struct sg_verdict 
 static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *v,
 				     const struct sgbpf_slot_config *cfg, __u64 now)
 {
-	struct sgbpf_ct_key ck __attribute__((aligned(8)));	/* sg_ct_key_of() */
+	struct sg_ct_key ck;
 	struct sgbpf_ep_val *ep = NULL;
 	struct sgbpf_addr_val *av;
 	struct sgbpf_port_val *pv;
@@ -433,7 +431,8 @@ static __always_inline int sg_decide(const struct sg_pkt *p, struct sg_verdict *
 		 * packet since a swap). */
 		if (unlikely(cv->ct_flags & SGBPF_CT_F_PROBE) &&
 		    !((flags & SGBPF_CFG_PROBES) &&
-		      sg_probe_flow(slot, ep_id, ck.family, ck.remote_addr, ck.local_port)))
+		      sg_probe_flow(slot, ep_id, p->family, remote,
+				    dir == SGBPF_DIR_IN ? p->dport : p->sport)))
 			cv->ct_flags &= ~SGBPF_CT_F_PROBE;
 		v->probe = cv->ct_flags & SGBPF_CT_F_PROBE;
 		if (sg_tracked(p, v, cfg, &ck, cv, in_est, now, ep))

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "ct.h"
 #include "diag.h"
 #include "harness.h"
 #include "names.h"
@@ -248,11 +249,12 @@ static int percpu_zero(int fd, uint32_t n_entries, size_t value_size)
 
 static int reset_instance(struct sgbpf *h)
 {
-	static const enum sgbpf_map hashes[] = {
-		SGBPF_MAP_IFACES, SGBPF_MAP_CT_NEW, SGBPF_MAP_CT_EST, SGBPF_MAP_FRAGS,
-	};
-	int err = 0;
+	static const enum sgbpf_map hashes[] = { SGBPF_MAP_IFACES, SGBPF_MAP_FRAGS };
+	struct sgbpf_ct_maps ct;
+	int err;
 
+	sgbpf_ct_maps_of(h, &ct);
+	err = sgbpf_ct_delete_if(&ct, NULL, NULL, NULL);
 	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]) && !err; i++)
 		err = map_clear(sgbpf_map_fd(h, hashes[i]));
 	if (!err)
@@ -648,6 +650,19 @@ void th_rule_stats(const struct th *t, uint32_t rule_id, struct sgbpf_rule_stats
 		   th_active_slot(t) * SGBPF_MAX_RULES + rule_id, out, sizeof(*out));
 }
 
+void th_tcp_handshake(struct th *t, uint32_t ep, uint8_t fam, const char *remote,
+		      uint16_t rport, const char *local, uint16_t lport)
+{
+	struct sg_pkt_spec s;
+
+	th_tcp(&s, fam, remote, local, rport, lport, SG_TCP_SYN);
+	TH_ALLOW(t, ep, IN, &s, SGBPF_ALLOW_RULE);
+	th_tcp(&s, fam, local, remote, lport, rport, SG_TCP_SYN | SG_TCP_ACK);
+	TH_ALLOW(t, ep, OUT, &s, SGBPF_ALLOW_TRACKED);
+	th_tcp(&s, fam, remote, local, rport, lport, SG_TCP_ACK);
+	TH_ALLOW(t, ep, IN, &s, SGBPF_ALLOW_TRACKED);
+}
+
 void th_ct_key(struct sgbpf_ct_key *k, uint32_t ep, uint8_t fam, uint8_t proto,
 	       const char *local, const char *remote, uint16_t lport, uint16_t rport)
 {
@@ -663,17 +678,37 @@ void th_ct_key(struct sgbpf_ct_key *k, uint32_t ep, uint8_t fam, uint8_t proto,
 	k->remote_port = htons(rport);
 }
 
+static struct sgbpf_ct_maps ct_maps(const struct sgbpf *h)
+{
+	struct sgbpf_ct_maps m;
+
+	sgbpf_ct_maps_of(h, &m);
+	return m;
+}
+
+static enum sgbpf_ct_table ct_table(enum sgbpf_map map)
+{
+	if (map == SGBPF_MAP_CT_EST)
+		return SGBPF_CT_TABLE_EST;
+	if (map == SGBPF_MAP_CT_NEW)
+		return SGBPF_CT_TABLE_NEW;
+	fprintf(stderr, "harness: %s is not a conntrack table (SGBPF_MAP_CT_EST/_CT_NEW)\n",
+		sgbpf_map_name(map));
+	abort();
+}
+
 static enum th_ct_where ct_find_in(struct sgbpf *h, const struct sgbpf_ct_key *k,
 				   struct sgbpf_ct_val *val)
 {
+	struct sgbpf_ct_maps m = ct_maps(h);
 	struct sgbpf_ct_val v;
 
-	if (bpf_map_lookup_elem(sgbpf_map_fd(h, SGBPF_MAP_CT_EST), k, &v) == 0) {
+	if (sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, k, &v) == 0) {
 		if (val)
 			*val = v;
 		return TH_CT_EST;
 	}
-	if (bpf_map_lookup_elem(sgbpf_map_fd(h, SGBPF_MAP_CT_NEW), k, &v) == 0) {
+	if (sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_NEW, k, &v) == 0) {
 		if (val)
 			*val = v;
 		return TH_CT_NEW;
@@ -689,23 +724,32 @@ enum th_ct_where th_ct_find(const struct th *t, const struct sgbpf_ct_key *k,
 
 bool th_ct_in(const struct th *t, enum sgbpf_map map, const struct sgbpf_ct_key *k)
 {
+	struct sgbpf_ct_maps m = ct_maps(t->h);
 	struct sgbpf_ct_val v;
 
-	return bpf_map_lookup_elem(sgbpf_map_fd(t->h, map), k, &v) == 0;
+	return sgbpf_ct_lookup(&m, ct_table(map), k, &v) == 0;
+}
+
+size_t th_ct_count(const struct th *t, enum sgbpf_map map)
+{
+	struct sgbpf_ct_maps m = ct_maps(t->h);
+	long n = sgbpf_ct_count(&m, ct_table(map));
+
+	return n > 0 ? (size_t)n : 0;
 }
 
 static int ct_age_in(struct sgbpf *h, const struct sgbpf_ct_key *k, uint64_t ns)
 {
+	struct sgbpf_ct_maps m = ct_maps(h);
 	struct sgbpf_ct_val v;
 	enum th_ct_where w = ct_find_in(h, k, &v);
-	int fd;
 
 	if (w == TH_CT_NONE)
 		return -ENOENT;
-	fd = sgbpf_map_fd(h, w == TH_CT_EST ? SGBPF_MAP_CT_EST : SGBPF_MAP_CT_NEW);
 	v.last_seen_ns = v.last_seen_ns > ns ? v.last_seen_ns - ns : 0;
 	v.created_ns = v.created_ns > ns ? v.created_ns - ns : 0;
-	return bpf_map_update_elem(fd, k, &v, BPF_EXIST) ? -errno : 0;
+	return sgbpf_ct_update(&m, w == TH_CT_EST ? SGBPF_CT_TABLE_EST : SGBPF_CT_TABLE_NEW, k, &v,
+			       BPF_EXIST);
 }
 
 int th_ct_age(struct th *t, const struct sgbpf_ct_key *k, uint64_t ns)

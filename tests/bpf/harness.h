@@ -128,6 +128,11 @@ void th_icmp(struct sg_pkt_spec *s, uint8_t fam, const char *src, const char *ds
 void th_ipproto(struct sg_pkt_spec *s, uint8_t fam, uint8_t proto, const char *src,
 		const char *dst);
 
+/* An inbound TCP connection remote:rport -> local:lport of endpoint ep
+ * through its handshake: the SYN allowed by a rule, the rest tracked. */
+void th_tcp_handshake(struct th *t, uint32_t ep, uint8_t fam, const char *remote,
+		      uint16_t rport, const char *local, uint16_t lport);
+
 /* ---- state ------------------------------------------------------------- */
 void th_ep_stats(const struct th *t, uint32_t ep, struct sgbpf_ep_stats *out);
 void th_global_stats(const struct th *t, struct sgbpf_global_stats *out);
@@ -140,8 +145,11 @@ void th_ct_key(struct sgbpf_ct_key *k, uint32_t ep, uint8_t fam, uint8_t proto,
 /* Which conntrack table holds k (primary copy); *val filled when found. */
 enum th_ct_where th_ct_find(const struct th *t, const struct sgbpf_ct_key *k,
 			    struct sgbpf_ct_val *val);
-/* Is k in that one map (SGBPF_MAP_CT_NEW / SGBPF_MAP_CT_EST)? */
+/* Is k in that one table (SGBPF_MAP_CT_NEW / SGBPF_MAP_CT_EST: the table,
+ * whichever family's map holds k; see ct.h)? */
 bool th_ct_in(const struct th *t, enum sgbpf_map map, const struct sgbpf_ct_key *k);
+/* Entries of that table (SGBPF_MAP_CT_NEW / _CT_EST), both families. */
+size_t th_ct_count(const struct th *t, enum sgbpf_map map);
 /* Move last_seen_ns of k back by ns (both copies). Returns 0 or -ENOENT. */
 int th_ct_age(struct th *t, const struct sgbpf_ct_key *k, uint64_t ns);
 size_t th_map_count(const struct th *t, enum sgbpf_map map);

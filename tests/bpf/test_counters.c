@@ -231,7 +231,7 @@ static void test_conntrack_pressure(void)
 		th_udp(&s, V4, "192.168.0.53", A4, 53, sp);
 		TH_ALLOW(&t, a, IN, &s, -1);
 	}
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 2 * N_EST);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 2 * N_EST);
 
 	/* The flood: new UDP flows from distinct sources, each a ct_new entry. */
 	th_udp(&s, V4, "10.0.0.1", A4, 1, 7);
@@ -254,8 +254,8 @@ static void test_conntrack_pressure(void)
 	/* New flows may be refused when the table is full (spec 3.8), but
 	 * ct_new is LRU so it should keep admitting; count what happened. */
 	printf("\n    flood: %u of %d new flows admitted, ct_new %zu (max %u) ",
-	       allowed, FLOOD, th_map_count(&t, SGBPF_MAP_CT_NEW), SGBPF_CT_NEW_MAX);
-	CU_ASSERT(th_map_count(&t, SGBPF_MAP_CT_NEW) <= SGBPF_CT_NEW_MAX);
+	       allowed, FLOOD, th_ct_count(&t, SGBPF_MAP_CT_NEW), SGBPF_CT_NEW_MAX);
+	CU_ASSERT(th_ct_count(&t, SGBPF_MAP_CT_NEW) <= SGBPF_CT_NEW_MAX);
 
 	for (int i = 0; i < N_EST; i++) {
 		uint16_t sp = (uint16_t)(20000 + i);

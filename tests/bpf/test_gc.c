@@ -61,25 +61,19 @@ static int setup(struct th *t, struct sg_policy *p)
 
 static struct sgbpf_ct_gc_maps maps_of(const struct th *t)
 {
-	return (struct sgbpf_ct_gc_maps){
+	struct sgbpf_ct_gc_maps m = {
 		.state = sgbpf_map_fd(t->h, SGBPF_MAP_STATE),
 		.slot_config = sgbpf_map_fd(t->h, SGBPF_MAP_SLOT_CONFIG),
-		.ct_est = sgbpf_map_fd(t->h, SGBPF_MAP_CT_EST),
-		.ct_new = sgbpf_map_fd(t->h, SGBPF_MAP_CT_NEW),
 		.frags = sgbpf_map_fd(t->h, SGBPF_MAP_FRAGS),
 	};
+
+	sgbpf_ct_maps_of(t->h, &m.ct);
+	return m;
 }
 
 static void tcp_handshake(struct th *t, uint32_t a, uint16_t rport)
 {
-	struct sg_pkt_spec s;
-
-	th_tcp(&s, V4, R4, A4, rport, 80, SG_TCP_SYN);
-	TH_ALLOW(t, a, IN, &s, SGBPF_ALLOW_RULE);
-	th_tcp(&s, V4, A4, R4, 80, rport, SG_TCP_SYN | SG_TCP_ACK);
-	TH_ALLOW(t, a, OUT, &s, SGBPF_ALLOW_TRACKED);
-	th_tcp(&s, V4, R4, A4, rport, 80, SG_TCP_ACK);
-	TH_ALLOW(t, a, IN, &s, SGBPF_ALLOW_TRACKED);
+	th_tcp_handshake(t, a, V4, R4, rport, A4, 80);
 }
 
 struct flow {
@@ -172,7 +166,7 @@ static void test_expiry_per_state(void)
 			 w, v.state, f[i].where, f[i].state);
 		n_est += f[i].where == TH_CT_EST;
 	}
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST) + th_map_count(&t, SGBPF_MAP_CT_NEW), n);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST) + th_ct_count(&t, SGBPF_MAP_CT_NEW), n);
 
 	/* Half a second short of each entry's own timeout: all live. */
 	for (size_t i = 0; i < n; i++)
@@ -268,8 +262,10 @@ struct refresh_ctx {
 static void refresh_hook(enum sgbpf_map map, const void *key, void *ctx)
 {
 	struct refresh_ctx *rc = ctx;
-	int fd = sgbpf_map_fd(rc->t->h, map);
+	enum sgbpf_ct_table tab = map == SGBPF_MAP_CT_EST ? SGBPF_CT_TABLE_EST : SGBPF_CT_TABLE_NEW;
+	struct sgbpf_ct_maps m;
 
+	sgbpf_ct_maps_of(rc->t->h, &m);
 	for (size_t i = 0; i < rc->n; i++) {
 		struct sgbpf_ct_val v;
 		struct th_res r;
@@ -277,9 +273,9 @@ static void refresh_hook(enum sgbpf_map map, const void *key, void *ctx)
 		if (map == SGBPF_MAP_FRAGS || memcmp(key, rc->keys[i], sizeof(*rc->keys[i])))
 			continue;
 		rc->calls++;
-		CU_ASSERT_EQUAL_FATAL(bpf_map_lookup_elem(fd, key, &v), 0);
+		CU_ASSERT_EQUAL_FATAL(sgbpf_ct_lookup(&m, tab, key, &v), 0);
 		v.last_seen_ns = sgbpf_gc_now_ns();
-		CU_ASSERT_EQUAL_FATAL(bpf_map_update_elem(fd, key, &v, BPF_EXIST), 0);
+		CU_ASSERT_EQUAL_FATAL(sgbpf_ct_update(&m, tab, key, &v, BPF_EXIST), 0);
 		CU_ASSERT_EQUAL(th_send(rc->t, rc->ep, IN, rc->pkts[i], &r), 0);
 		CU_ASSERT(r.pass && r.ev.reason == SGBPF_ALLOW_TRACKED);
 	}
@@ -456,7 +452,7 @@ static void test_frags(void)
 	a = th_ep(&t, "ns/a");
 	m = maps_of(&t);
 	/* Only the fragment tables matter here. */
-	m.ct_est = m.ct_new = -1;
+	memset(&m.ct, 0xff, sizeof(m.ct));     /* every conntrack fd -1 */
 	frag_first(&s, 901);
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
 	frag_first(&s, 902);

@@ -188,7 +188,7 @@ static void test_dhcp_only_on_link(void)
 	th_udp(&s, V6, "fe80::1", B6, 547, 546);
 	TH_ALLOW(&t, b, IN, &s, SGBPF_ALLOW_EXEMPT);
 	/* None of it left conntrack state. */
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST), 0);
 	th_close(&t);
 	sg_policy_free(&p);
 }
@@ -296,25 +296,25 @@ static void test_untracked_replies(void)
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_UNTRACKED);
 	th_udp(&s, V4, "198.51.100.9", A4, 5353, 53);
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_UNTRACKED);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST), 0);
 	/* A UDP datagram can't be told from a new flow: the pod's answer is
 	 * tracked, in the LRU table only (unconfirmed). */
 	th_udp(&s, V4, A4, "198.51.100.9", 53, 5353);
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_RULE);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 1);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 1);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 0);
 
 	/* Not a reply of an untracked flow (no inbound rule for 8080):
 	 * tracked as before. */
 	th_tcp(&s, V4, A4, "198.51.100.9", 8080, 40000, SG_TCP_SYN);
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_RULE);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 2);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 2);
 	/* A bare SYN the pod sends from a port an inbound /0 rule allows is a
 	 * new outbound flow, never a "reply": tracked (review: PMTUD and
 	 * rule-change survival must not depend on the inbound rule). */
 	th_tcp(&s, V4, A4, "198.51.100.9", 443, 40003, SG_TCP_SYN);
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_RULE);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 3);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 3);
 	th_close(&t);
 	sg_policy_free(&p);
 }

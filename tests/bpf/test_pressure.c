@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include <CUnit/CUnit.h>
 
+#include "ct.h"
 #include "harness.h"
 #include "../lib/testlib.h"
 
@@ -210,8 +211,8 @@ static void test_syn_flood(void)
 		after_ok += handshake(&t, ep, &after[i]) && exchange(&t, ep, &after[i]);
 	}
 	th_global_stats(&t, &g1);
-	n_new = th_map_count(&t, SGBPF_MAP_CT_NEW);
-	n_est = th_map_count(&t, SGBPF_MAP_CT_EST);
+	n_new = th_ct_count(&t, SGBPF_MAP_CT_NEW);
+	n_est = th_ct_count(&t, SGBPF_MAP_CT_EST);
 	flood_src(0, src, sizeof(src), &sport);
 	th_ct_key(&k, ep, V4, 6, SRV, src, 80, sport);
 
@@ -275,25 +276,25 @@ static void fill_batch(uint32_t ep, uint32_t base)
 	}
 }
 
-/* Fill ct_est to capacity with filler entries of endpoint id ep. Returns
- * how many went in. */
+/* Fill the IPv4 confirmed-flow table (the streams' family) to capacity
+ * with filler entries of endpoint id ep. Returns how many went in. */
 static size_t fill_ct_est(struct th *t, uint32_t ep)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);   /* batch updates take no BPF_NOEXIST */
-	int fd = sgbpf_map_fd(t->h, SGBPF_MAP_CT_EST);
+	struct sgbpf_ct_maps m;
 	size_t total = 0;
 
+	sgbpf_ct_maps_of(t->h, &m);
 	for (uint32_t base = 0;; base += FILL_BATCH) {
 		uint32_t count = FILL_BATCH;
 		int err;
 
 		fill_batch(ep, base);
-		err = bpf_map_update_batch(fd, fill_keys, fill_vals, &count, &opts);
+		err = sgbpf_ct_update_batch(&m, SGBPF_CT_TABLE_EST, fill_keys, fill_vals, &count);
 		total += count;
 		if (err) {
-			if (errno != E2BIG)
+			if (err != -E2BIG)
 				fprintf(stderr, "filling ct_est failed after %zu entries: %s\n", total,
-					strerror(errno));
+					strerror(-err));
 			return total;   /* E2BIG: full */
 		}
 	}
@@ -303,17 +304,20 @@ static size_t fill_ct_est(struct th *t, uint32_t ep)
  * key in the next suite's th_open()). */
 static void unfill_ct_est(struct th *t, uint32_t ep)
 {
-	int fd = sgbpf_map_fd(t->h, SGBPF_MAP_CT_EST);
+	static struct sgbpf_ct4_key keys4[FILL_BATCH];
+	int fd = sgbpf_map_fd(t->h, sgbpf_ct_map(SGBPF_CT_TABLE_EST, SGBPF_AF_V4));
 
 	for (uint32_t base = 0; base < SGBPF_CT_EST_MAX + FILL_BATCH; base += FILL_BATCH) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		uint32_t count = FILL_BATCH;
 
 		fill_batch(ep, base);
+		for (uint32_t i = 0; i < FILL_BATCH; i++)
+			sgbpf_ct4_key_of(&keys4[i], &fill_keys[i]);
 		/* Stops at the first missing key; the rest one by one. */
-		if (bpf_map_delete_batch(fd, fill_keys, &count, &opts))
+		if (bpf_map_delete_batch(fd, keys4, &count, &opts))
 			for (uint32_t i = count; i < FILL_BATCH; i++)
-				bpf_map_delete_elem(fd, &fill_keys[i]);
+				bpf_map_delete_elem(fd, &keys4[i]);
 	}
 }
 
@@ -333,7 +337,7 @@ static void test_est_full(void)
 	if (pressure_open(&t, &p, &ep, st, 4, &rng))
 		goto out;
 	filled = fill_ct_est(&t, ep + 1);
-	n_est = th_map_count(&t, SGBPF_MAP_CT_EST);
+	n_est = th_ct_count(&t, SGBPF_MAP_CT_EST);
 	th_check(n_est == SGBPF_CT_EST_MAX, "ct_est holds %zu entries after filling %zu, want "
 		 "its capacity %u", n_est, filled, SGBPF_CT_EST_MAX);
 	th_global_stats(&t, &g0);
@@ -357,8 +361,10 @@ static void test_est_full(void)
 	{
 		struct sgbpf_ct_key fk = { .ep_id = ep + 1, .family = V4, .proto = 6,
 					   .local_port = 80 };
+		struct sgbpf_ct_maps m;
 
-		CU_ASSERT_EQUAL(bpf_map_delete_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &fk), 0);
+		sgbpf_ct_maps_of(t.h, &m);
+		CU_ASSERT_EQUAL(sgbpf_ct_delete(&m, SGBPF_CT_TABLE_EST, &fk), 0);
 	}
 	th_check(exchange(&t, ep, &nw), "the new flow was dropped once ct_est had room");
 	th_check(th_ct_in(&t, SGBPF_MAP_CT_EST, &k), "the new flow was not promoted once ct_est "

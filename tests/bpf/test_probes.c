@@ -285,7 +285,7 @@ static void test_standard_mode_probes_unenforced_and_steered(void)
 
 	/* Probes are tracked (their entries say who opened them); other
 	 * node traffic is not. */
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST),
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST),
 			2);
 	th_ep_stats(&t, ep, &es);
 	CU_ASSERT_EQUAL(es.allows_by_reason[SGBPF_ALLOW_PROBE], 12);

@@ -141,7 +141,7 @@ static void test_no_conntrack_poisoning(void)
 	/* a has a tracked inbound flow 10.1.1.1:40000 -> a:80. */
 	th_tcp(&s, V4, "10.1.1.1", A4, 40000, 80, SG_TCP_SYN);
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
-	before = th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST);
+	before = th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST);
 	/* b forges a's reply: dropped before conntrack, entry untouched. */
 	th_tcp(&s, V4, A4, "10.1.1.1", 80, 40000, SG_TCP_SYN | SG_TCP_ACK);
 	TH_DROP(&t, b, OUT, &s, SGBPF_DROP_SPOOF_SRC);
@@ -161,7 +161,7 @@ static void test_no_conntrack_poisoning(void)
 	/* b forges an outbound flow as a (a may send UDP 53 anywhere). */
 	th_udp(&s, V4, A4, "192.168.1.1", 7777, 53);
 	TH_DROP(&t, b, OUT, &s, SGBPF_DROP_SPOOF_SRC);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST),
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST),
 			before);
 	/* ... so the "reply" finds nothing planted. */
 	th_udp(&s, V4, "192.168.1.1", A4, 53, 7777);
@@ -281,7 +281,7 @@ static void test_exempt_defaults(void)
 	TH_DROP(&t, c, OUT, &s, SGBPF_DROP_NO_RULE);
 	/* One entry per exempt flow the pod opened (5 TCP, 1 UDP), none for
 	 * what was dropped. */
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 6);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST), 6);
 	th_close(&t);
 	sg_policy_free(&p);
 }

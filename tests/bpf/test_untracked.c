@@ -36,17 +36,17 @@ static void test_no_ct_entry(void)
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_UNTRACKED);
 	th_udp(&s, V6, A6, "2001:db8::9", 5001, 5000);
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_UNTRACKED);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 0);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 0);
 
 	/* Not a /0 source: tracked although outbound is open. */
 	th_tcp(&s, V4, "10.1.1.1", A4, 40001, 8080, SG_TCP_SYN);
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 1);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST), 1);
 	/* ICMP is always tracked (spec 3.4), even with -1 to /0. */
 	th_icmp(&s, V4, A4, "198.51.100.9", 8, 0, 4);
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_RULE);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 2);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST), 2);
 	th_close(&t);
 	sg_policy_free(&p);
 }
@@ -75,7 +75,7 @@ static void test_tracked_when_reverse_is_narrow(void)
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
 	th_tcp(&s, V4, "198.51.100.9", B4, 40000, 22, SG_TCP_SYN);
 	TH_ALLOW(&t, b, IN, &s, SGBPF_ALLOW_RULE);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 2);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST), 2);
 	th_close(&t);
 	sg_policy_free(&p);
 }
@@ -107,7 +107,7 @@ static void test_prefix_list_zero(void)
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_UNTRACKED);
 	th_tcp(&s, V4, "198.51.100.9", B4, 40000, 22, SG_TCP_SYN);
 	TH_ALLOW(&t, b, IN, &s, SGBPF_ALLOW_UNTRACKED);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW) + th_map_count(&t, SGBPF_MAP_CT_EST), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW) + th_ct_count(&t, SGBPF_MAP_CT_EST), 0);
 	th_close(&t);
 	sg_policy_free(&p);
 }

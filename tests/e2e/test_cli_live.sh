@@ -149,9 +149,9 @@ jcheck "status json: sgbpfd reports when the policy was applied, its attach mode
 jcheck "status json: both pods attached with the current TC programs" \
 	"sorted(a['interface'] for a in d['attachments'] if a['tcIngress'] and a['tcIngress']['current'] and a['tcEgress']['current']) == ['sgb-cli0', 'sgb-web0']" "$S"
 jcheck "status json: map fill levels with capacities" \
-	"{m['name'] for m in d['maps']} >= {'ct_est','ct_new','rule_trie','port_trie','ifaces'} and all(m['maxEntries'] > 0 for m in d['maps'])" "$S"
+	"{m['name'] for m in d['maps']} >= {'ct4_est','ct4_new','ct_est','ct_new','rule_trie','port_trie','ifaces'} and all(m['maxEntries'] > 0 for m in d['maps'])" "$S"
 jcheck "status json: conntrack occupancy against its limits" \
-	"d['conntrack']['establishedMax'] == 1048576 and d['conntrack']['newMax'] == 262144" "$S"
+	"d['conntrack']['establishedMax'] == 2 * 1048576 and d['conntrack']['newMax'] == 2 * 131072" "$S"
 jcheck "status json: drops with an honest window" "d['drops']['windowSeconds'] == 0.2 and 'inWindow' in d['drops']" "$S"
 t_exit "status against a dead socket exits 1 (enforcement goes on)" 1 in_node "$SGBPF" status \
 	--pin-dir "$PIN" --socket "$WORK/nosuch.sock" --interval 0

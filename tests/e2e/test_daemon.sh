@@ -128,22 +128,27 @@ os.rename(tmp, path)
 EOF
 }
 
-# ct_count EP_ID: conntrack entries (ct_new + ct_est) owned by the endpoint.
+# The conntrack maps, each with the byte width of the ep_id its keys start
+# with: the IPv4 maps' compact key has a 16-bit one (include/sgbpf/layout.h).
+CT_MAPS="ct4_new:2 ct4_est:2 ct_new:4 ct_est:4"
+
+# ct_count EP_ID: conntrack entries (both tables, both families) owned by
+# the endpoint.
 ct_count() {
 	local m total=0 n
-	for m in ct_new ct_est; do
-		n=$(bpftool -j map dump pinned "$PIN/maps/$m" | python3 -c '
+	for m in $CT_MAPS; do
+		n=$(bpftool -j map dump pinned "$PIN/maps/${m%:*}" | python3 -c '
 import json, sys
-ep = int(sys.argv[1])
+ep, w = int(sys.argv[1]), int(sys.argv[2])
 n = 0
 for e in json.load(sys.stdin):
     k = e.get("formatted", e).get("key")
     if isinstance(k, dict):
         v = k["ep_id"]
     else:
-        v = int.from_bytes(bytes(int(x, 16) for x in k[:4]), "little")
+        v = int.from_bytes(bytes(int(x, 16) for x in k[:w]), "little")
     n += v == ep
-print(n)' "$1") || n=999999
+print(n)' "$1" "${m#*:}") || n=999999
 		total=$((total + n))
 	done
 	echo "$total"
@@ -187,21 +192,21 @@ for e in json.load(sys.stdin):
 # idled out. Prints how many.
 ct_expire() {
 	local m n=0 line
-	for m in ct_new ct_est; do
+	for m in $CT_MAPS; do
 		while read -r line; do
 			# shellcheck disable=SC2086
-			bpftool map update pinned "$PIN/maps/$m" $line exist && n=$((n + 1))
-		done < <(bpftool -j map dump pinned "$PIN/maps/$m" | python3 -c '
+			bpftool map update pinned "$PIN/maps/${m%:*}" $line exist && n=$((n + 1))
+		done < <(bpftool -j map dump pinned "$PIN/maps/${m%:*}" | python3 -c '
 import json, sys
-ep = int(sys.argv[1])
+ep, w = int(sys.argv[1]), int(sys.argv[2])
 for e in json.load(sys.stdin):
     k = [int(x, 16) for x in e["key"]]
     v = [int(x, 16) for x in e["value"]]
-    if int.from_bytes(bytes(k[:4]), "little") != ep:
+    if int.from_bytes(bytes(k[:w]), "little") != ep:
         continue
     v[8:16] = list((1).to_bytes(8, "little"))   # last_seen_ns
     print("key hex", " ".join("%02x" % b for b in k), "value hex",
-          " ".join("%02x" % b for b in v))' "$1")
+          " ".join("%02x" % b for b in v))' "$1" "${m#*:}")
 	done
 	echo "$n"
 }

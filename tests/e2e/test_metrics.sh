@@ -175,8 +175,8 @@ t_eq "every metric family has HELP and TYPE" "" "$missing"
 t_eq "every drop reason per endpoint (2 endpoints + unassigned)" 39 \
 	"$(grep -c '^sgbpf_drops_total{' "$WORK/m0")"
 t_eq "attached interfaces" 2 "$(val "$WORK/m0" sgbpf_attached_interfaces)"
-t_eq "ct_est capacity" 1048576 "$(val "$WORK/m0" 'sgbpf_conntrack_capacity{table="est"}')"
-t_eq "ct_new capacity" 262144 "$(val "$WORK/m0" 'sgbpf_conntrack_capacity{table="new"}')"
+t_eq "ct_est capacity (both families)" 2097152 "$(val "$WORK/m0" 'sgbpf_conntrack_capacity{table="est"}')"
+t_eq "ct_new capacity (both families)" 262144 "$(val "$WORK/m0" 'sgbpf_conntrack_capacity{table="new"}')"
 t_eq "generation as logged" "$GEN" "$(val "$WORK/m0" sgbpf_policy_generation)"
 t_eq "one swap by this process" 1 "$(val "$WORK/m0" sgbpf_policy_swaps_total)"
 
@@ -203,10 +203,10 @@ delta "cli: inbound drops +3" "$WORK/m0" "$WORK/m1" \
 delta "cli: no reply went out" "$WORK/m0" "$WORK/m1" \
 	'sgbpf_allows_total{endpoint="e2e/cli-0",reason="tracked"}' 0
 delta "node: dropped, no rule +4" "$WORK/m0" "$WORK/m1" 'sgbpf_node_drops_total{reason="no-rule"}' 4
-est=$(map_count ct_est)
-new=$(map_count ct_new)
-t_eq "conntrack est entries = the pinned ct_est's" "$est" "$(val "$WORK/m1" 'sgbpf_conntrack_entries{table="est"}')"
-t_eq "conntrack new entries = the pinned ct_new's" "$new" "$(val "$WORK/m1" 'sgbpf_conntrack_entries{table="new"}')"
+est=$(( $(map_count ct4_est) + $(map_count ct_est) ))
+new=$(( $(map_count ct4_new) + $(map_count ct_new) ))
+t_eq "conntrack est entries = the pinned ct4_est's + ct_est's" "$est" "$(val "$WORK/m1" 'sgbpf_conntrack_entries{table="est"}')"
+t_eq "conntrack new entries = the pinned ct4_new's + ct_new's" "$new" "$(val "$WORK/m1" 'sgbpf_conntrack_entries{table="new"}')"
 t_match "the ping and UDP flows are confirmed" '^([2-9]|[0-9]{2,})$' "$est"
 t_exit "the count is fresh (under a second old)" 0 awk -v a="$(val "$WORK/m1" sgbpf_conntrack_count_age_seconds)" \
 	'BEGIN { exit !(a != "missing" && a + 0 < 1) }'

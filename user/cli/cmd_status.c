@@ -150,8 +150,9 @@ static cJSON *hook_json(const struct hook *h, const uint32_t *current)
 /* Map fill: name, entries, capacity. Arrays are full by construction and left out. */
 static const enum sgbpf_map fill_maps[] = {
 	SGBPF_MAP_IFACES, SGBPF_MAP_EP_CONFIG, SGBPF_MAP_EP_ADDRS, SGBPF_MAP_NODE_ADDRS,
-	SGBPF_MAP_RULE_TRIE, SGBPF_MAP_PORT_TRIE, SGBPF_MAP_EXEMPT, SGBPF_MAP_CT_NEW,
-	SGBPF_MAP_CT_EST, SGBPF_MAP_FRAGS, SGBPF_MAP_PROBE_PORTS,
+	SGBPF_MAP_RULE_TRIE, SGBPF_MAP_PORT_TRIE, SGBPF_MAP_EXEMPT, SGBPF_MAP_CT4_NEW,
+	SGBPF_MAP_CT4_EST, SGBPF_MAP_CT_NEW, SGBPF_MAP_CT_EST, SGBPF_MAP_FRAGS,
+	SGBPF_MAP_PROBE_PORTS,
 };
 
 static uint64_t drops_total(const struct sgbpf_global_stats *g)
@@ -327,10 +328,12 @@ int cmd_status(int argc, char **argv)
 		cJSON_AddItemToArray(maps, o);
 	}
 	d = cJSON_AddObjectToObject(doc, "conntrack");
-	cJSON_AddNumberToObject(d, "established", (double)sgbpf_inspect_count(&ins, SGBPF_MAP_CT_EST));
-	cJSON_AddNumberToObject(d, "establishedMax", SGBPF_CT_EST_MAX);
-	cJSON_AddNumberToObject(d, "new", (double)sgbpf_inspect_count(&ins, SGBPF_MAP_CT_NEW));
-	cJSON_AddNumberToObject(d, "newMax", SGBPF_CT_NEW_MAX);
+	cJSON_AddNumberToObject(d, "established",
+				(double)sgbpf_inspect_ct_count(&ins, SGBPF_CT_TABLE_EST));
+	/* Capacities of both families' tables together (layout.h sizes each). */
+	cJSON_AddNumberToObject(d, "establishedMax", (double)SGBPF_CT_EST_MAX * SGBPF_AF_MAX);
+	cJSON_AddNumberToObject(d, "new", (double)sgbpf_inspect_ct_count(&ins, SGBPF_CT_TABLE_NEW));
+	cJSON_AddNumberToObject(d, "newMax", (double)SGBPF_CT_NEW_MAX * SGBPF_AF_MAX);
 	live_add_u64(d, "newCreated", g0.ct_new_created);
 	live_add_u64(d, "establishedCreated", g0.ct_est_created);
 	live_add_u64(d, "establishedFull", g0.ct_est_full);
@@ -450,10 +453,10 @@ int cmd_status(int argc, char **argv)
 			       cJSON_GetObjectItem(m, "percent")->valuedouble);
 	}
 	d = cJSON_GetObjectItem(doc, "conntrack");
-	printf("\nconntrack:    %.0f established of %u, %.0f new of %u; %llu could not be "
-	       "promoted, %llu new flows dropped (table full)\n",
-	       cJSON_GetObjectItem(d, "established")->valuedouble, SGBPF_CT_EST_MAX,
-	       cJSON_GetObjectItem(d, "new")->valuedouble, SGBPF_CT_NEW_MAX,
+	printf("\nconntrack:    %.0f established of %u, %.0f new of %u (IPv4 and IPv6 "
+	       "together); %llu could not be promoted, %llu new flows dropped (table full)\n",
+	       cJSON_GetObjectItem(d, "established")->valuedouble, SGBPF_CT_EST_MAX * SGBPF_AF_MAX,
+	       cJSON_GetObjectItem(d, "new")->valuedouble, SGBPF_CT_NEW_MAX * SGBPF_AF_MAX,
 	       (unsigned long long)g0.ct_est_full,
 	       (unsigned long long)g0.drops_by_reason[SGBPF_DROP_CT_FULL]);
 	if (interval > 0)

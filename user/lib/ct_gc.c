@@ -140,6 +140,50 @@ static int read_cfg(struct gc_ctx *g)
 	return 0;
 }
 
+/* The table a pass walks: frags, or a conntrack table (SGBPF_MAP_CT_EST /
+ * _CT_NEW) through ct.h under the wide key, every family's map in turn. */
+static enum sgbpf_ct_table ct_table(enum sgbpf_map map)
+{
+	return map == SGBPF_MAP_CT_EST ? SGBPF_CT_TABLE_EST : SGBPF_CT_TABLE_NEW;
+}
+
+/* Map operations on the table, 0 or -errno. */
+static int tab_next(const struct gc_ctx *g, enum sgbpf_map map, const void *cur, void *next)
+{
+	if (map != SGBPF_MAP_FRAGS)
+		return sgbpf_ct_next_key(&g->m->ct, ct_table(map), cur, next);
+	return bpf_map_get_next_key(g->m->frags, cur, next) ? -errno : 0;
+}
+
+static int tab_lookup(const struct gc_ctx *g, enum sgbpf_map map, const void *k, void *v)
+{
+	if (map != SGBPF_MAP_FRAGS)
+		return sgbpf_ct_lookup(&g->m->ct, ct_table(map), k, v);
+	return bpf_map_lookup_elem(g->m->frags, k, v) ? -errno : 0;
+}
+
+static int tab_take(const struct gc_ctx *g, enum sgbpf_map map, const void *k, void *v)
+{
+	if (map != SGBPF_MAP_FRAGS)
+		return sgbpf_ct_lookup_and_delete(&g->m->ct, ct_table(map), k, v);
+	return bpf_map_lookup_and_delete_elem(g->m->frags, k, v) ? -errno : 0;
+}
+
+static int tab_delete(const struct gc_ctx *g, enum sgbpf_map map, const void *k)
+{
+	if (map != SGBPF_MAP_FRAGS)
+		return sgbpf_ct_delete(&g->m->ct, ct_table(map), k);
+	return bpf_map_delete_elem(g->m->frags, k) ? -errno : 0;
+}
+
+static int tab_put_back(const struct gc_ctx *g, enum sgbpf_map map, const void *k,
+			const void *v)
+{
+	if (map != SGBPF_MAP_FRAGS)
+		return sgbpf_ct_update(&g->m->ct, ct_table(map), k, v, BPF_NOEXIST);
+	return bpf_map_update_elem(g->m->frags, k, v, BPF_NOEXIST) ? -errno : 0;
+}
+
 static bool is_expired(const struct gc_ctx *g, enum sgbpf_map map, const void *k,
 		       const void *v, uint64_t now)
 {
@@ -154,26 +198,28 @@ static bool is_expired(const struct gc_ctx *g, enum sgbpf_map map, const void *k
  * may have refreshed the entry in place since the read, and then it goes
  * back. Returns 0 or -errno.
  */
-static int gc_delete(struct gc_ctx *g, enum sgbpf_map map, int fd, const void *key,
-		     uint64_t now)
+static int gc_delete(struct gc_ctx *g, enum sgbpf_map map, const void *key, uint64_t now)
 {
 	uint8_t dval[GC_VAL_MAX] __attribute__((aligned(8)));
 	struct sgbpf_ct_gc_stats *st = g->st;
+	int err;
 
 	if (g->opts && g->opts->before_delete)
 		g->opts->before_delete(map, key, g->opts->ctx);
 	if (!g->plain_delete) {
-		if (!bpf_map_lookup_and_delete_elem(fd, key, dval))
+		err = tab_take(g, map, key, dval);
+		if (!err)
 			goto deleted;
-		if (errno == ENOENT)
+		if (err == -ENOENT)
 			return 0;   /* the datapath deleted it first */
-		if (errno != EINVAL && errno != ENOTSUPP && errno != EOPNOTSUPP)
-			return -errno;
+		if (err != -EINVAL && err != -ENOTSUPP && err != -EOPNOTSUPP)
+			return err;
 		/* Kernel < 5.14: hash maps have no lookup-and-delete. */
 		g->plain_delete = true;
 	}
-	if (bpf_map_delete_elem(fd, key))
-		return errno == ENOENT ? 0 : -errno;
+	err = tab_delete(g, map, key);
+	if (err)
+		return err == -ENOENT ? 0 : err;
 	st->deleted++;
 	goto count;
 
@@ -181,7 +227,8 @@ deleted:
 	if (!is_expired(g, map, key, dval, now)) {
 		/* Refreshed between our read and the delete: put it back
 		 * unless the datapath already created the tuple anew. */
-		if (!bpf_map_update_elem(fd, key, dval, BPF_NOEXIST) || errno == EEXIST)
+		err = tab_put_back(g, map, key, dval);
+		if (!err || err == -EEXIST)
 			st->kept_refreshed++;
 		else
 			st->lost_refreshed++;
@@ -199,42 +246,32 @@ count:
 }
 
 /*
- * Walk one map. The next key is fetched before the current one may be
+ * Walk one table. The next key is fetched before the current one may be
  * deleted (get_next_key of a missing key restarts from the first key); a
  * key that vanished under us still restarts the walk, so the steps are
- * bounded.
+ * bounded by limit.
  */
-static int gc_map(struct gc_ctx *g, enum sgbpf_map map, int fd, size_t ksz, size_t vsz)
+static int gc_map(struct gc_ctx *g, enum sgbpf_map map, size_t ksz, uint64_t limit)
 {
 	uint8_t cur[GC_KEY_MAX] __attribute__((aligned(8)));
 	uint8_t next[GC_KEY_MAX] __attribute__((aligned(8)));
 	uint8_t val[GC_VAL_MAX] __attribute__((aligned(8)));
-	struct bpf_map_info info = { 0 };
-	uint32_t ilen = sizeof(info);
-	uint64_t steps = 0, limit;
+	uint64_t steps = 0;
 	bool have;
 	int err;
 
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
-		return -errno;
-	if (info.key_size != ksz || info.value_size != vsz) {
-		fprintf(stderr, "sgbpf: conntrack gc: map %s has key/value size %u/%u, expected "
-			"%zu/%zu; the pinned maps are of another build\n", sgbpf_map_name(map),
-			info.key_size, info.value_size, ksz, vsz);
-		return -EPROTO;
-	}
-	limit = 4ull * info.max_entries + 1024;
-	have = !bpf_map_get_next_key(fd, NULL, cur);
-	if (!have)
-		return errno == ENOENT ? 0 : -errno;
+	err = tab_next(g, map, NULL, cur);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	have = true;
 	while (have && steps++ < limit) {
-		bool have_next = !bpf_map_get_next_key(fd, cur, next);
+		bool have_next;
 		uint64_t now;
 
-		if (!have_next && errno != ENOENT)
-			return -errno;
+		err = tab_next(g, map, cur, next);
+		if (err && err != -ENOENT)
+			return err;
+		have_next = !err;
 		if (g->cfg_read_ns + GC_CFG_REFRESH_NS < mono_ns()) {
 			err = read_cfg(g);
 			if (err)
@@ -242,9 +279,10 @@ static int gc_map(struct gc_ctx *g, enum sgbpf_map map, int fd, size_t ksz, size
 		}
 		/* Clock first: judged against an earlier now, never later. */
 		now = sgbpf_gc_now_ns();
-		if (bpf_map_lookup_elem(fd, cur, val)) {
-			if (errno != ENOENT)
-				return -errno;
+		err = tab_lookup(g, map, cur, val);
+		if (err) {
+			if (err != -ENOENT)
+				return err;
 			/* Gone before we read it: next is the first key again. */
 			if (have_next)
 				g->st->restarts++;
@@ -252,7 +290,7 @@ static int gc_map(struct gc_ctx *g, enum sgbpf_map map, int fd, size_t ksz, size
 			g->st->scanned++;
 			if (is_expired(g, map, cur, val, now)) {
 				g->st->expired++;
-				err = gc_delete(g, map, fd, cur, now);
+				err = gc_delete(g, map, cur, now);
 				if (err)
 					return err;
 			}
@@ -262,6 +300,41 @@ static int gc_map(struct gc_ctx *g, enum sgbpf_map map, int fd, size_t ksz, size
 		memcpy(cur, next, ksz);
 	}
 	return 0;
+}
+
+/* Bound on a table's walk steps: a few times its capacity. */
+static uint64_t walk_limit(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t ilen = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return 0;
+	return 4ull * info.max_entries + 1024;
+}
+
+static uint64_t ct_walk_limit(const struct sgbpf_ct_gc_maps *m, enum sgbpf_ct_table t)
+{
+	return walk_limit(m->ct.fd[t][SGBPF_AF_V4]) + walk_limit(m->ct.fd[t][SGBPF_AF_V6]);
+}
+
+/* -EPROTO after a message when frags is not this build's map. */
+static int check_frags(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t ilen = sizeof(info);
+
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -errno;
+	if (info.key_size == sizeof(struct sgbpf_frag_key) &&
+	    info.value_size == sizeof(struct sgbpf_frag_val))
+		return 0;
+	fprintf(stderr, "sgbpf: conntrack gc: map frags has key/value size %u/%u, expected "
+		"%zu/%zu; the pinned maps are of another build\n", info.key_size,
+		info.value_size, sizeof(struct sgbpf_frag_key), sizeof(struct sgbpf_frag_val));
+	return -EPROTO;
 }
 
 int sgbpf_ct_gc_run(const struct sgbpf_ct_gc_maps *m, const struct sgbpf_ct_gc_opts *opts,
@@ -279,14 +352,18 @@ int sgbpf_ct_gc_run(const struct sgbpf_ct_gc_maps *m, const struct sgbpf_ct_gc_o
 			"(state, slot_config maps) failed: %s\n", strerror(-err));
 		return err;
 	}
-	err = gc_map(&g, SGBPF_MAP_CT_EST, m->ct_est, sizeof(struct sgbpf_ct_key),
-		     sizeof(struct sgbpf_ct_val));
+	err = sgbpf_ct_maps_check(&m->ct);
 	if (!err)
-		err = gc_map(&g, SGBPF_MAP_CT_NEW, m->ct_new, sizeof(struct sgbpf_ct_key),
-			     sizeof(struct sgbpf_ct_val));
+		err = check_frags(m->frags);
 	if (!err)
-		err = gc_map(&g, SGBPF_MAP_FRAGS, m->frags, sizeof(struct sgbpf_frag_key),
-			     sizeof(struct sgbpf_frag_val));
+		err = gc_map(&g, SGBPF_MAP_CT_EST, sizeof(struct sgbpf_ct_key),
+			     ct_walk_limit(m, SGBPF_CT_TABLE_EST));
+	if (!err)
+		err = gc_map(&g, SGBPF_MAP_CT_NEW, sizeof(struct sgbpf_ct_key),
+			     ct_walk_limit(m, SGBPF_CT_TABLE_NEW));
+	if (!err && m->frags >= 0)
+		err = gc_map(&g, SGBPF_MAP_FRAGS, sizeof(struct sgbpf_frag_key),
+			     walk_limit(m->frags));
 	st->duration_ns = mono_ns() - t0;
 	if (err && err != -EPROTO)
 		fprintf(stderr, "sgbpf: conntrack gc: walking the conntrack/fragment maps "
@@ -299,10 +376,9 @@ int sgbpf_ct_gc(struct sgbpf *h, struct sgbpf_ct_gc_stats *st)
 	struct sgbpf_ct_gc_maps m = {
 		.state = sgbpf_map_fd(h, SGBPF_MAP_STATE),
 		.slot_config = sgbpf_map_fd(h, SGBPF_MAP_SLOT_CONFIG),
-		.ct_est = sgbpf_map_fd(h, SGBPF_MAP_CT_EST),
-		.ct_new = sgbpf_map_fd(h, SGBPF_MAP_CT_NEW),
 		.frags = sgbpf_map_fd(h, SGBPF_MAP_FRAGS),
 	};
 
+	sgbpf_ct_maps_of(h, &m.ct);
 	return sgbpf_ct_gc_run(&m, NULL, st);
 }

@@ -5,8 +5,8 @@
  *
  * ct_est is a plain hash (a confirmed flow is never evicted), so expired
  * entries stay until someone deletes them: the datapath does only when a
- * packet of the same tuple comes back. The collector walks ct_est, ct_new
- * and frags and deletes an entry only when it is expired judged from its own
+ * packet of the same tuple comes back. The collector walks both conntrack
+ * tables (through ct.h, every family's map) and frags and deletes an entry only when it is expired judged from its own
  * last_seen_ns read right before the delete (spec 6.2), never from a
  * snapshot. The delete itself is BPF_MAP_LOOKUP_AND_DELETE_ELEM, which
  * returns the exact value removed: when a packet refreshed the entry in the
@@ -25,6 +25,7 @@
 
 #include <sgbpf/layout.h>
 
+#include "ct.h"
 #include "loader.h"
 
 /* Idle timeout (seconds) the datapath applies to an entry of this family,
@@ -65,14 +66,17 @@ struct sgbpf_ct_gc_stats {
 	uint64_t duration_ns;
 };
 
-/* Map fds the collector works on (any may be -1 to skip that table but
+/* Map fds the collector works on (any may be -1 to skip that map but
  * state and slot_config, which give the active slot's timeouts). */
 struct sgbpf_ct_gc_maps {
-	int state, slot_config, ct_est, ct_new, frags;
+	int state, slot_config, frags;
+	struct sgbpf_ct_maps ct;
 };
 
 /* Test hook: called after an entry was judged expired and right before its
- * delete (map is SGBPF_MAP_CT_EST/_CT_NEW/_FRAGS, key its key). */
+ * delete. map: SGBPF_MAP_FRAGS with a struct sgbpf_frag_key, or
+ * SGBPF_MAP_CT_EST/_CT_NEW naming the conntrack table (either family, see
+ * ct.h) with the wide struct sgbpf_ct_key. */
 typedef void (*sgbpf_ct_gc_hook)(enum sgbpf_map map, const void *key, void *ctx);
 
 struct sgbpf_ct_gc_opts {

@@ -35,6 +35,7 @@
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
 
+#include "ct.h"
 #include "daemon_int.h"
 
 static struct sgd_link *link_find(struct sgd *d, int ifindex)
@@ -567,24 +568,26 @@ void sgd_links_sync_all(struct sgd *d)
 
 /* ---- reconcile ---------------------------------------------------------- */
 
-/* Collect which endpoint ids own entries of a map whose key starts with
- * a __u32 ep_id (conntrack and fragments). */
-static void ids_in_map(int fd, size_t key_size, uint8_t *present)
+/* Collect which endpoint ids own fragment or conntrack entries. */
+static void frag_ids(int fd, uint8_t *present)
 {
-	uint8_t a[128], b[128], *prev = NULL, *cur = a;
+	struct sgbpf_frag_key a, b, *prev = NULL, *cur = &a;
 	size_t steps = 0;
 
-	while (steps++ < 4u * (SGBPF_CT_EST_MAX + SGBPF_CT_NEW_MAX) &&
-	       !bpf_map_get_next_key(fd, prev, cur)) {
-		uint32_t id;
-
-		memcpy(&id, cur, sizeof(id));
-		if (id < SGBPF_MAX_ENDPOINTS)
-			present[id] = 1;
+	while (steps++ < 4u * SGBPF_FRAG_MAX && !bpf_map_get_next_key(fd, prev, cur)) {
+		if (cur->ep_id < SGBPF_MAX_ENDPOINTS)
+			present[cur->ep_id] = 1;
 		prev = cur;
-		cur = cur == a ? b : a;
+		cur = cur == &a ? &b : &a;
 	}
-	(void)key_size;
+}
+
+static int ct_id(enum sgbpf_ct_table t, const struct sgbpf_ct_key *k,
+		 const struct sgbpf_ct_val *v, void *present)
+{
+	if (k->ep_id < SGBPF_MAX_ENDPOINTS)
+		((uint8_t *)present)[k->ep_id] = 1;
+	return 0;
 }
 
 static void reconcile_ifaces(struct sgd *d)
@@ -653,12 +656,8 @@ static void reconcile_xdp_links(struct sgd *d)
 
 void sgd_reconcile(struct sgd *d)
 {
-	static const struct { enum sgbpf_map map; size_t key_size; } state_maps[] = {
-		{ SGBPF_MAP_CT_NEW, sizeof(struct sgbpf_ct_key) },
-		{ SGBPF_MAP_CT_EST, sizeof(struct sgbpf_ct_key) },
-		{ SGBPF_MAP_FRAGS, sizeof(struct sgbpf_frag_key) },
-	};
 	uint8_t present[SGBPF_MAX_ENDPOINTS] = { 0 };
+	struct sgbpf_ct_maps ct;
 	char name[IF_NAMESIZE];
 	uint64_t t0 = sgd_now_ns();
 	struct sgd_log l;
@@ -694,8 +693,10 @@ void sgd_reconcile(struct sgd *d)
 	reconcile_xdp_links(d);
 	/* State of ids no longer in force (a crash between a swap and its
 	 * cleanup, or endpoints removed while we were down). */
-	for (size_t i = 0; i < sizeof(state_maps) / sizeof(state_maps[0]); i++)
-		ids_in_map(sgbpf_map_fd(d->h, state_maps[i].map), state_maps[i].key_size, present);
+	sgbpf_ct_maps_of(d->h, &ct);
+	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++)
+		sgbpf_ct_foreach(&ct, t, SGBPF_CT_WALK_KEYS, ct_id, present);
+	frag_ids(sgbpf_map_fd(d->h, SGBPF_MAP_FRAGS), present);
 	for (uint32_t id = 0; id < SGBPF_MAX_ENDPOINTS; id++)
 		if (present[id] && !ep_in_force(d, id))
 			forget_ep(d, id, "endpoint id not in force");
@@ -710,19 +711,16 @@ void sgd_reconcile(struct sgd *d)
 /* Delete every conntrack and fragment entry (all endpoints). */
 void sgd_forget_all_state(struct sgd *d)
 {
-	static const enum sgbpf_map maps[] = { SGBPF_MAP_CT_NEW, SGBPF_MAP_CT_EST,
-						SGBPF_MAP_FRAGS };
-	uint8_t key[128];
-	size_t n = 0;
+	int fd = sgbpf_map_fd(d->h, SGBPF_MAP_FRAGS);
+	struct sgbpf_frag_key key;
+	struct sgbpf_ct_maps ct;
+	size_t n = 0, steps = 0;
 
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		int fd = sgbpf_map_fd(d->h, maps[i]);
-		size_t steps = 0;
-
-		/* Always take the first key: each deletion makes the next first. */
-		while (steps++ < 4u * SGBPF_CT_EST_MAX && !bpf_map_get_next_key(fd, NULL, key))
-			if (!bpf_map_delete_elem(fd, key))
-				n++;
-	}
+	sgbpf_ct_maps_of(d->h, &ct);
+	sgbpf_ct_delete_if(&ct, NULL, NULL, &n);
+	/* Always take the first key: each deletion makes the next first. */
+	while (steps++ < 4u * SGBPF_FRAG_MAX && !bpf_map_get_next_key(fd, NULL, &key))
+		if (!bpf_map_delete_elem(fd, &key))
+			n++;
 	sgd_logm(SGD_WARN, "all_state_deleted", "%zu conntrack and fragment entries deleted", n);
 }

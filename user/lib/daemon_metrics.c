@@ -21,6 +21,7 @@
 
 #include <bpf/bpf.h>
 
+#include "ct.h"
 #include "daemon_int.h"
 #include "inspect.h"
 
@@ -116,8 +117,12 @@ static int metrics(struct sgd *d, struct sgbpf_http_reply *r)
 		memcpy(s.ct_entries, m->ct.entries, sizeof(s.ct_entries));
 		s.ct_count_age_s = (now - m->ct.done_ns) / 1e9;
 	}
-	s.ct_capacity[SGBPF_METRICS_CT_NEW] = sgbpf_inspect_max_entries(&m->ins, SGBPF_MAP_CT_NEW);
-	s.ct_capacity[SGBPF_METRICS_CT_EST] = sgbpf_inspect_max_entries(&m->ins, SGBPF_MAP_CT_EST);
+	for (int f = 0; f < SGBPF_AF_MAX; f++) {
+		s.ct_capacity[SGBPF_METRICS_CT_NEW] +=
+			sgbpf_inspect_max_entries(&m->ins, sgbpf_ct_map(SGBPF_CT_TABLE_NEW, f));
+		s.ct_capacity[SGBPF_METRICS_CT_EST] +=
+			sgbpf_inspect_max_entries(&m->ins, sgbpf_ct_map(SGBPF_CT_TABLE_EST, f));
+	}
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	err = sgbpf_metrics_render(&s, &r->body);
 out:
@@ -166,8 +171,17 @@ int sgd_metrics_open(struct sgd *d)
 		sgd_metrics_close(d);
 		return err;
 	}
-	err = sgbpf_ct_count_init(&m->ct, m->ins.fd[SGBPF_MAP_CT_NEW], m->ins.fd[SGBPF_MAP_CT_EST],
-				  SGD_CT_BATCH);
+	{
+		int fds[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
+
+		for (int f = 0; f < SGBPF_AF_MAX; f++) {
+			fds[SGBPF_METRICS_CT_NEW][f] =
+				m->ins.fd[sgbpf_ct_map(SGBPF_CT_TABLE_NEW, f)];
+			fds[SGBPF_METRICS_CT_EST][f] =
+				m->ins.fd[sgbpf_ct_map(SGBPF_CT_TABLE_EST, f)];
+		}
+		err = sgbpf_ct_count_init(&m->ct, fds, SGD_CT_BATCH);
+	}
 	m->ct_ok = !err;
 	if (err)
 		sgd_logm(SGD_WARN, "metrics_failed", "cannot count conntrack entries (%s): "

@@ -65,6 +65,7 @@ int sgbpf_inspect_open(struct sgbpf_inspect *ins, const char *pin_dir, unsigned 
 	ins->rec_fd = -1;
 	for (int m = 0; m < SGBPF_MAP_MAX; m++)
 		ins->fd[m] = -1;
+	memset(&ins->ct, 0xff, sizeof(ins->ct));        /* every fd -1 */
 	err = sgbpf_inspect_require_root(who);
 	if (err)
 		return err;
@@ -76,7 +77,8 @@ int sgbpf_inspect_open(struct sgbpf_inspect *ins, const char *pin_dir, unsigned 
 	}
 	for (int m = 0; m < SGBPF_MAP_MAX; m++) {
 		bool w = ((flags & SGBPF_INSPECT_CT_WRITE) &&
-			  (m == SGBPF_MAP_CT_NEW || m == SGBPF_MAP_CT_EST)) ||
+			  (m == SGBPF_MAP_CT_NEW || m == SGBPF_MAP_CT_EST ||
+			   m == SGBPF_MAP_CT4_NEW || m == SGBPF_MAP_CT4_EST)) ||
 			 ((flags & SGBPF_INSPECT_EVENTS) && m == SGBPF_MAP_EVENTS);
 
 		/* rcu_barrier is the loader's tool, never read here. */
@@ -100,6 +102,9 @@ int sgbpf_inspect_open(struct sgbpf_inspect *ins, const char *pin_dir, unsigned 
 			return err;
 		}
 	}
+	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++)
+		for (int f = 0; f < SGBPF_AF_MAX; f++)
+			ins->ct.fd[t][f] = ins->fd[sgbpf_ct_map(t, f)];
 	if (bpf_map_lookup_elem(ins->fd[SGBPF_MAP_STATE], &zero, &ins->state)) {
 		err = -errno;
 		fprintf(stderr, "%s: reading %s/maps/state: %s\n", who, pin_dir, strerror(-err));
@@ -140,6 +145,7 @@ void sgbpf_inspect_close(struct sgbpf_inspect *ins)
 			close(ins->fd[m]);
 		ins->fd[m] = -1;
 	}
+	memset(&ins->ct, 0xff, sizeof(ins->ct));
 	if (ins->rec_fd >= 0)
 		close(ins->rec_fd);
 	ins->rec_fd = -1;
@@ -335,50 +341,46 @@ int sgbpf_inspect_ep_config(const struct sgbpf_inspect *ins, uint32_t ep_id,
 	return bpf_map_lookup_elem(ins->fd[SGBPF_MAP_EP_CONFIG], &k, out) ? -errno : 0;
 }
 
-static int ct_walk(const struct sgbpf_inspect *ins, int fd, bool est, sgbpf_ct_cb cb, void *ctx)
+struct ct_walk {
+	const struct sgbpf_inspect *ins;
+	sgbpf_ct_cb cb;
+	void *ctx;
+};
+
+static int ct_entry(enum sgbpf_ct_table t, const struct sgbpf_ct_key *k,
+		    const struct sgbpf_ct_val *v, void *arg)
 {
-	struct sgbpf_ct_key prev;
-	struct sgbpf_ct_entry e;
-	bool first = true;
-	int rc;
+	const struct ct_walk *w = arg;
+	const struct sgbpf_slot_config *cfg = &w->ins->cfg;
+	struct sgbpf_ct_entry e = { .key = *k, .val = *v };
+	/* The datapath's clock, so "expired" here is its verdict. */
+	uint64_t now = sgbpf_gc_now_ns();
 
-	if (fd < 0)
-		return 0;
-	while (!bpf_map_get_next_key(fd, first ? NULL : &prev, &e.key)) {
-		uint64_t now;
-
-		first = false;
-		prev = e.key;
-		if (bpf_map_lookup_elem(fd, &e.key, &e.val))
-			continue;   /* deleted under us */
-		/* The datapath's clock, so "expired" here is its verdict. */
-		now = sgbpf_gc_now_ns();
-		e.established_map = est;
-		e.timeout_s = sgbpf_ct_entry_timeout_s(&ins->cfg, &e.key, &e.val);
-		e.age_ns = now > e.val.created_ns ? now - e.val.created_ns : 0;
-		e.idle_ns = now > e.val.last_seen_ns ? now - e.val.last_seen_ns : 0;
-		e.expires_in_ns = sgbpf_ct_expires_in_ns(&ins->cfg, &e.key, &e.val, now);
-		rc = cb(&e, ctx);
-		if (rc)
-			return rc;
-	}
-	return errno == ENOENT ? 0 : -errno;
+	e.established_map = t == SGBPF_CT_TABLE_EST;
+	e.timeout_s = sgbpf_ct_entry_timeout_s(cfg, k, v);
+	e.age_ns = now > v->created_ns ? now - v->created_ns : 0;
+	e.idle_ns = now > v->last_seen_ns ? now - v->last_seen_ns : 0;
+	e.expires_in_ns = sgbpf_ct_expires_in_ns(cfg, k, v, now);
+	return w->cb(&e, w->ctx);
 }
 
 int sgbpf_inspect_ct_foreach(const struct sgbpf_inspect *ins, sgbpf_ct_cb cb, void *ctx)
 {
-	int rc = ct_walk(ins, ins->fd[SGBPF_MAP_CT_EST], true, cb, ctx);
+	struct ct_walk w = { .ins = ins, .cb = cb, .ctx = ctx };
+	int rc = sgbpf_ct_foreach(&ins->ct, SGBPF_CT_TABLE_EST, 0, ct_entry, &w);
 
-	return rc ? rc : ct_walk(ins, ins->fd[SGBPF_MAP_CT_NEW], false, cb, ctx);
+	return rc ? rc : sgbpf_ct_foreach(&ins->ct, SGBPF_CT_TABLE_NEW, 0, ct_entry, &w);
 }
 
 int sgbpf_inspect_ct_delete(const struct sgbpf_inspect *ins, const struct sgbpf_ct_entry *e)
 {
-	int fd = ins->fd[e->established_map ? SGBPF_MAP_CT_EST : SGBPF_MAP_CT_NEW];
+	return sgbpf_ct_delete(&ins->ct, e->established_map ? SGBPF_CT_TABLE_EST :
+							      SGBPF_CT_TABLE_NEW, &e->key);
+}
 
-	if (fd < 0)
-		return -ENOENT;
-	return bpf_map_delete_elem(fd, &e->key) ? -errno : 0;
+long sgbpf_inspect_ct_count(const struct sgbpf_inspect *ins, enum sgbpf_ct_table t)
+{
+	return sgbpf_ct_count(&ins->ct, t);
 }
 
 int sgbpf_inspect_compile(const struct sgbpf_inspect *ins, const char *dir,

@@ -19,6 +19,7 @@
 #include <sgbpf/layout.h>
 
 #include "compile.h"
+#include "ct.h"
 #include "ct_gc.h"
 #include "diag.h"
 #include "loader.h"
@@ -37,6 +38,7 @@ struct sgbpf_inspect {
 	struct sgbpf_state state;
 	struct sgbpf_slot_config cfg;   /* of the active slot                    */
 	struct sgbpf_ep_record *recs;   /* active slot, SGBPF_MAX_ENDPOINTS      */
+	struct sgbpf_ct_maps ct;        /* the conntrack maps of fd[] (ct.h)     */
 };
 
 /*
@@ -91,7 +93,7 @@ int sgbpf_inspect_ep_config(const struct sgbpf_inspect *ins, uint32_t ep_id,
 struct sgbpf_ct_entry {
 	struct sgbpf_ct_key key;
 	struct sgbpf_ct_val val;
-	bool established_map;          /* in ct_est (else ct_new)               */
+	bool established_map;          /* in the est table (else new)           */
 	uint32_t timeout_s;            /* idle timeout of its state             */
 	uint64_t age_ns;               /* since created                         */
 	uint64_t idle_ns;              /* since last seen                       */
@@ -101,13 +103,16 @@ struct sgbpf_ct_entry {
 /* Idle timeouts and expiry: sgbpf_ct_timeout_s() and friends in ct_gc.h,
  * shared with the collector (one copy of the datapath's rule). */
 
-/* Call cb for every entry of ct_est then ct_new; cb returning non-zero stops
+/* Call cb for every entry of the est table then the new one; cb returning non-zero stops
  * the walk and is returned. */
 typedef int (*sgbpf_ct_cb)(const struct sgbpf_ct_entry *e, void *ctx);
 int sgbpf_inspect_ct_foreach(const struct sgbpf_inspect *ins, sgbpf_ct_cb cb, void *ctx);
 
 /* Delete one entry (needs SGBPF_INSPECT_CT_WRITE). -ENOENT when gone. */
 int sgbpf_inspect_ct_delete(const struct sgbpf_inspect *ins, const struct sgbpf_ct_entry *e);
+
+/* Entries of one conntrack table (both families), or -errno. */
+long sgbpf_inspect_ct_count(const struct sgbpf_inspect *ins, enum sgbpf_ct_table t);
 
 /*
  * Load and compile the policy directory dir with the endpoint ids of the

@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 
 #include "loader.h"
+#include "ct.h"
 #include "pin.h"
 #include "sgbpf.skel.h"
 
@@ -55,6 +56,8 @@ static const char *const map_names[SGBPF_MAP_MAX] = {
 	[SGBPF_MAP_RCU_BARRIER]  = "rcu_barrier",
 	[SGBPF_MAP_PROBE_PORTS]  = "probe_ports",
 	[SGBPF_MAP_PROBE_TARGET] = "probe_target",
+	[SGBPF_MAP_CT4_NEW]      = "ct4_new",
+	[SGBPF_MAP_CT4_EST]      = "ct4_est",
 };
 
 #define SLOTTED_TABLES 7
@@ -1206,41 +1209,44 @@ int sgbpf_iface_del(struct sgbpf *h, uint32_t ifindex, uint16_t vlan_id)
 	return 0;
 }
 
-static bool match_ep(const void *key, const void *arg)
+static bool match_frag_ep(const void *key, const void *arg)
 {
-	uint32_t ep;
+	const struct sgbpf_frag_key *k = key;
 
-	/* ep_id is the first field of both sgbpf_ct_key and sgbpf_frag_key. */
-	memcpy(&ep, key, sizeof(ep));
-	return ep == *(const uint32_t *)arg;
+	return k->ep_id == *(const uint32_t *)arg;
+}
+
+static bool match_ct_ep(const struct sgbpf_ct_key *k, void *arg)
+{
+	return k->ep_id == *(const uint32_t *)arg;
 }
 
 int sgbpf_ep_forget(struct sgbpf *h, uint32_t ep_id)
 {
-	static const struct { enum sgbpf_map map; size_t key_size; } tabs[] = {
-		{ SGBPF_MAP_CT_NEW, sizeof(struct sgbpf_ct_key) },
-		{ SGBPF_MAP_CT_EST, sizeof(struct sgbpf_ct_key) },
-		{ SGBPF_MAP_FRAGS, sizeof(struct sgbpf_frag_key) },
-	};
-	size_t vsz, i, n;
+	struct sgbpf_ct_maps ct;
+	size_t vsz, n;
 	uint8_t *keys;
 	void *zeros;
-	int err, ret = 0;
+	int err, ret = 0, fd;
 
 	if (!h || ep_id >= SGBPF_MAX_ENDPOINTS)
 		return -EINVAL;
-	for (i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++) {
-		int fd = h->map_fd[tabs[i].map];
-
-		err = collect_keys(fd, tabs[i].key_size, map_capacity(h, tabs[i].map), match_ep,
-				   &ep_id, &keys, &n);
-		if (err) {
-			fprintf(stderr, "sgbpf: walking map %s for endpoint %u failed: %s\n",
-				map_names[tabs[i].map], ep_id, strerror(-err));
-			ret = err;
-			continue;
-		}
-		delete_entries(fd, keys, n, tabs[i].key_size);
+	sgbpf_ct_maps_of(h, &ct);
+	err = sgbpf_ct_delete_if(&ct, match_ct_ep, &ep_id, NULL);
+	if (err) {
+		fprintf(stderr, "sgbpf: deleting the conntrack entries of endpoint %u failed: %s\n",
+			ep_id, strerror(-err));
+		ret = err;
+	}
+	fd = h->map_fd[SGBPF_MAP_FRAGS];
+	err = collect_keys(fd, sizeof(struct sgbpf_frag_key), map_capacity(h, SGBPF_MAP_FRAGS),
+			   match_frag_ep, &ep_id, &keys, &n);
+	if (err) {
+		fprintf(stderr, "sgbpf: walking map frags for endpoint %u failed: %s\n", ep_id,
+			strerror(-err));
+		ret = err;
+	} else {
+		delete_entries(fd, keys, n, sizeof(struct sgbpf_frag_key));
 		free(keys);
 	}
 

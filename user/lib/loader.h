@@ -57,6 +57,10 @@ enum sgbpf_map {
 	SGBPF_MAP_RCU_BARRIER,       /* "rcu_barrier"  */
 	SGBPF_MAP_PROBE_PORTS,       /* "probe_ports"  */
 	SGBPF_MAP_PROBE_TARGET,      /* "probe_target" */
+	/* Conntrack is one map per family and table; ct_new/ct_est above
+	 * hold the IPv6 flows. Go through ct.h, which hides the split. */
+	SGBPF_MAP_CT4_NEW,           /* "ct4_new"      */
+	SGBPF_MAP_CT4_EST,           /* "ct4_est"      */
 	SGBPF_MAP_MAX,
 };
 

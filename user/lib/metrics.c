@@ -281,18 +281,28 @@ static int map_sizes(int fd, uint32_t *ksz, uint32_t *vsz)
 	return 0;
 }
 
-int sgbpf_ct_count_init(struct sgbpf_ct_count *c, int fd_new, int fd_est, uint32_t batch)
+#define CT_WALKS (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX)
+
+static int walk_fd(const struct sgbpf_ct_count *c, int walk)
+{
+	return c->fd[walk / SGBPF_AF_MAX][walk % SGBPF_AF_MAX];
+}
+
+int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
+			uint32_t batch)
 {
 	uint32_t kmax = 8, vmax = 8;
 
 	memset(c, 0, sizeof(*c));
-	c->fd[SGBPF_METRICS_CT_NEW] = fd_new;
-	c->fd[SGBPF_METRICS_CT_EST] = fd_est;
+	memcpy(c->fd, fd, sizeof(c->fd));
 	c->batch = batch ? batch : 1;
-	for (int t = 0; t < SGBPF_METRICS_CT_MAX; t++) {
+	for (int w = 0; w < CT_WALKS; w++) {
 		uint32_t k = 0, v = 0;
-		int err = map_sizes(c->fd[t], &k, &v);
+		int err;
 
+		if (walk_fd(c, w) < 0)
+			continue;
+		err = map_sizes(walk_fd(c, w), &k, &v);
 		if (err)
 			return err;
 		kmax = k > kmax ? k : kmax;
@@ -326,7 +336,7 @@ void sgbpf_ct_count_start(struct sgbpf_ct_count *c)
 		return;
 	c->running = true;
 	c->have_tok = false;
-	c->table = 0;
+	c->walk = 0;
 	c->pass_ns = 0;
 	memset(c->partial, 0, sizeof(c->partial));
 }
@@ -351,16 +361,20 @@ int sgbpf_ct_count_step(struct sgbpf_ct_count *c)
 
 	if (!c->running)
 		return 1;
-	err = bpf_map_lookup_batch(c->fd[c->table], c->have_tok ? c->tok_in : NULL, c->tok_out,
-				   c->keys, c->vals, &n, &opts);
+	while (c->walk < CT_WALKS && walk_fd(c, c->walk) < 0)
+		c->walk++;
+	if (c->walk == CT_WALKS)
+		return pass_end(c, 0);
+	err = bpf_map_lookup_batch(walk_fd(c, c->walk), c->have_tok ? c->tok_in : NULL,
+				   c->tok_out, c->keys, c->vals, &n, &opts);
 	err = err ? -errno : 0;
 	c->pass_ns += mono_ns() - t0;
 	if (err && err != -ENOENT)
 		return pass_end(c, err);
-	c->partial[c->table] += n;
-	if (err == -ENOENT) {            /* this table is done */
+	c->partial[c->walk / SGBPF_AF_MAX] += n;
+	if (err == -ENOENT) {            /* this map is done */
 		c->have_tok = false;
-		if (++c->table == SGBPF_METRICS_CT_MAX)
+		if (++c->walk == CT_WALKS)
 			return pass_end(c, 0);
 		return 0;
 	}

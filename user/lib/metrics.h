@@ -74,11 +74,12 @@ int sgbpf_metrics_render(const struct sgbpf_metrics_snapshot *s, struct sgbpf_me
  * is that of a walk, not of an instant.
  */
 struct sgbpf_ct_count {
-	int fd[SGBPF_METRICS_CT_MAX];
+	/* Each table is one map per family (ct.h); -1: none. */
+	int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	uint32_t batch;
 	void *keys, *vals, *tok_in, *tok_out;
 	bool running, have_tok;
-	int table;                   /* being walked                             */
+	int walk;                    /* map being walked: table * AF_MAX + family */
 	uint64_t partial[SGBPF_METRICS_CT_MAX];
 	/* Of the last completed pass: */
 	uint64_t entries[SGBPF_METRICS_CT_MAX];
@@ -87,8 +88,10 @@ struct sgbpf_ct_count {
 	uint64_t pass_ns;            /* loop time the pass took (sum of steps)   */
 };
 
-/* fds stay the caller's. batch: entries per step. Returns 0 or -errno. */
-int sgbpf_ct_count_init(struct sgbpf_ct_count *c, int fd_new, int fd_est, uint32_t batch);
+/* fds stay the caller's (fd[SGBPF_METRICS_CT_*][family], -1 = none). batch:
+ * entries per step. Returns 0 or -errno. */
+int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
+			uint32_t batch);
 void sgbpf_ct_count_free(struct sgbpf_ct_count *c);
 void sgbpf_ct_count_start(struct sgbpf_ct_count *c);
 /* One batch. Returns 1 when the pass ended (c->err says how), else 0. */

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Conntrack split per family (layout.h, user/lib/ct.h): the datapath keeps
+ * IPv4 flows under the compact key in ct4_*, IPv6 flows under the wide key
+ * in ct_*, and the userspace API shows both under the wide key: key
+ * conversion, lookups, walks, counts, batched inserts, conditional deletes
+ * (sgbpf_ep_forget) and the map shape check.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <bpf/bpf.h>
+
+#include "ct.h"
+#include "harness.h"
+#include "../lib/testlib.h"
+
+#define R4 "10.1.1.1"
+#define R6 "fd00:1::1"
+
+static void test_key_conversion(void)
+{
+	struct sgbpf_ct_key k, back;
+	struct sgbpf_ct4_key k4;
+
+	th_ct_key(&k, 1000, V4, 17, A4, R4, 53, 40000);
+	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k), 0);
+	CU_ASSERT_EQUAL(k4.ep_id, 1000);
+	CU_ASSERT_EQUAL(k4.proto, 17);
+	CU_ASSERT_EQUAL(k4.pad, 0);
+	CU_ASSERT_EQUAL(memcmp(k4.local_addr, k.local_addr, 4), 0);
+	CU_ASSERT_EQUAL(memcmp(k4.remote_addr, k.remote_addr, 4), 0);
+	CU_ASSERT_EQUAL(k4.local_port, htons(53));
+	CU_ASSERT_EQUAL(k4.remote_port, htons(40000));
+	sgbpf_ct_key_of4(&back, &k4);
+	CU_ASSERT_EQUAL(memcmp(&back, &k, sizeof(k)), 0);
+
+	/* Keys the compact form can't hold. */
+	th_ct_key(&k, 1, V6, 6, A6, R6, 80, 40000);
+	CU_ASSERT_EQUAL(sgbpf_ct4_key_of(&k4, &k), -EINVAL);
+	th_ct_key(&k, 70000, V4, 6, A4, R4, 80, 40000);
+	CU_ASSERT_EQUAL(sgbpf_ct4_key_of(&k4, &k), -EINVAL);
+
+	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_EST, V4), SGBPF_MAP_CT4_EST);
+	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_NEW, V4), SGBPF_MAP_CT4_NEW);
+	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_EST, V6), SGBPF_MAP_CT_EST);
+	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_NEW, V6), SGBPF_MAP_CT_NEW);
+	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_MAX, V4), SGBPF_MAP_MAX);
+	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_EST, SGBPF_AF_MAX), SGBPF_MAP_MAX);
+}
+
+static void two_family_policy(struct sg_policy *p)
+{
+	tp_init(p);
+	tp_in(p, "sg-a", 6, 80, 80, "10.0.0.0/8");
+	tp_in(p, "sg-a", 6, 80, 80, "fd00::/16");
+	tp_in(p, "sg-a", 17, 53, 53, "10.0.0.0/8");
+	tp_in(p, "sg-a", 17, 53, 53, "fd00::/16");
+	tp_endpoint(p, "ns/a", "sg-a", A4 "," A6, NULL);
+	tp_endpoint(p, "ns/b", "sg-a", B4 "," B6, NULL);
+}
+
+/* The datapath writes each family's flows into its own maps, in the key
+ * shape userspace converts to. */
+static void test_datapath_family_maps(void)
+{
+	struct sgbpf_ct_key k4w, k6, k4u;
+	struct sgbpf_ct4_key k4;
+	struct sgbpf_ct_val v;
+	struct sg_pkt_spec s;
+	struct sg_policy p;
+	struct th t;
+	uint32_t a;
+
+	two_family_policy(&p);
+	TH_SETUP(t, p);
+	a = th_ep(&t, "ns/a");
+	th_tcp_handshake(&t, a, V4, R4, 40000, A4, 80);
+	th_tcp_handshake(&t, a, V6, R6, 40000, A6, 80);
+	th_udp(&s, V4, R4, A4, 5000, 53);
+	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
+
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_NEW), 1);
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 2);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 1);
+
+	/* Raw reads: the compact key in ct4_est, the wide one in ct_est. */
+	th_ct_key(&k4w, a, V4, 6, A4, R4, 80, 40000);
+	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4w), 0);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4_EST), &k4, &v), 0);
+	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
+	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k4w, &v), 0);
+	th_ct_key(&k6, a, V6, 6, A6, R6, 80, 40000);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6, &v), 0);
+	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
+	th_ct_key(&k4u, a, V4, 17, A4, R4, 53, 5000);
+	CU_ASSERT_EQUAL(th_ct_find(&t, &k4u, &v), TH_CT_NEW);
+	CU_ASSERT_EQUAL(v.state, SGBPF_CT_NEW);
+
+	/* A packet of the IPv4 flow finds its entry through the compact key. */
+	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
+	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_TRACKED);
+	th_close(&t);
+	sg_policy_free(&p);
+}
+
+struct seen {
+	const struct sgbpf_ct_key *keys;
+	const enum sgbpf_ct_table *tabs;
+	size_t n;
+	unsigned *hits;
+	unsigned strays;
+	int last_family;
+	bool order_ok;
+};
+
+static int on_entry(enum sgbpf_ct_table t, const struct sgbpf_ct_key *k,
+		    const struct sgbpf_ct_val *v, void *ctx)
+{
+	struct seen *s = ctx;
+	size_t i;
+
+	/* IPv4 map first, then IPv6. */
+	if (k->family < s->last_family)
+		s->order_ok = false;
+	s->last_family = k->family;
+	for (i = 0; i < s->n; i++)
+		if (s->tabs[i] == t && !memcmp(&s->keys[i], k, sizeof(*k)))
+			break;
+	if (i == s->n || v->created_ns != i + 1) {
+		s->strays++;
+		return 0;
+	}
+	s->hits[i]++;
+	return 0;
+}
+
+static bool ep_is(const struct sgbpf_ct_key *k, void *ctx)
+{
+	return k->ep_id == *(const uint32_t *)ctx;
+}
+
+#define N_API 64
+
+/* Random keys of both families in both tables, through every API call. */
+static void test_api(void)
+{
+	static struct sgbpf_ct_key keys[N_API];
+	static enum sgbpf_ct_table tabs[N_API];
+	static unsigned hits[N_API];
+	static const struct sgbpf_ct_val zeros[N_API];
+	unsigned seed = sgt_seed(), st = seed ? seed : 1;
+	size_t n_tab[SGBPF_CT_TABLE_MAX] = { 0 }, n_ep3 = 0, deleted = 0;
+	struct sgbpf_ct_maps m;
+	struct sgbpf_ct_val v;
+	struct seen seen;
+	struct th t;
+	uint32_t ep3 = 3, count;
+	bool ok = true;
+
+	CU_ASSERT_EQUAL_FATAL(th_open(&t, false), 0);
+	sgbpf_ct_maps_of(t.h, &m);
+	CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&m), 0);
+	memset(hits, 0, sizeof(hits));
+	for (size_t i = 0; i < N_API; i++) {
+		struct sgbpf_ct_key *k = &keys[i];
+		struct sgbpf_ct_val val = { .created_ns = i + 1, .state = SGBPF_CT_ESTABLISHED };
+		char a[48], b[48];
+		uint8_t fam = sgt_rand(&st, 2);
+
+		snprintf(a, sizeof(a), fam == V4 ? "10.9.%zu.%u" : "fd00:9::%zx:%x", i,
+			 sgt_rand(&st, 200) + 1);
+		snprintf(b, sizeof(b), fam == V4 ? "10.8.0.%u" : "fd00:8::%x",
+			 sgt_rand(&st, 200) + 1);
+		th_ct_key(k, sgt_rand(&st, 5), fam, sgt_rand(&st, 2) ? 6 : 17, a, b,
+			  sgt_rand(&st, 65535) + 1, sgt_rand(&st, 65535) + 1);
+		tabs[i] = sgt_rand(&st, 2) ? SGBPF_CT_TABLE_EST : SGBPF_CT_TABLE_NEW;
+		n_tab[tabs[i]]++;
+		n_ep3 += k->ep_id == ep3;
+		ok &= sgbpf_ct_update(&m, tabs[i], k, &val, BPF_NOEXIST) == 0;
+	}
+	th_check(ok, "inserting %d random entries failed (seed %u)", N_API, seed);
+	for (int tb = 0; tb < SGBPF_CT_TABLE_MAX; tb++)
+		th_check(sgbpf_ct_count(&m, tb) == (long)n_tab[tb],
+			 "table %d: count %ld, inserted %zu (seed %u)", tb,
+			 sgbpf_ct_count(&m, tb), n_tab[tb], seed);
+
+	/* Every entry exactly once, under its own table, IPv4 first. */
+	seen = (struct seen){ .keys = keys, .tabs = tabs, .n = N_API, .hits = hits,
+			      .order_ok = true };
+	for (int tb = 0; tb < SGBPF_CT_TABLE_MAX; tb++) {
+		seen.last_family = 0;
+		CU_ASSERT_EQUAL(sgbpf_ct_foreach(&m, tb, 0, on_entry, &seen), 0);
+	}
+	for (size_t i = 0; i < N_API; i++)
+		ok &= hits[i] == 1;
+	th_check(ok && !seen.strays && seen.order_ok,
+		 "walk: every entry once %d, strays %u, IPv4 map first %d (seed %u)", ok,
+		 seen.strays, seen.order_ok, seed);
+
+	/* Lookups find each entry in its table only; a key whose ep_id the
+	 * compact key can't hold is in no map. */
+	for (size_t i = 0; i < N_API; i++) {
+		ok &= sgbpf_ct_lookup(&m, tabs[i], &keys[i], &v) == 0 && v.created_ns == i + 1;
+		ok &= sgbpf_ct_lookup(&m, !tabs[i], &keys[i], &v) == -ENOENT;
+		ok &= sgbpf_ct_update(&m, !tabs[i], &keys[i], &v, BPF_EXIST) == -ENOENT;
+	}
+	th_check(ok, "lookups by wide key (seed %u)", seed);
+	{
+		struct sgbpf_ct_key big = keys[0];
+
+		big.family = V4;
+		big.ep_id = 70000;
+		CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &big, &v), -ENOENT);
+		CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &big, &v, BPF_ANY),
+				-EINVAL);
+	}
+
+	/* Take one out with its value, then it is gone. */
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup_and_delete(&m, tabs[0], &keys[0], &v), 0);
+	CU_ASSERT_EQUAL(v.created_ns, 1);
+	CU_ASSERT_EQUAL(sgbpf_ct_delete(&m, tabs[0], &keys[0]), -ENOENT);
+	n_tab[tabs[0]]--;
+	n_ep3 -= keys[0].ep_id == ep3;
+
+	/* Conditional delete: exactly one endpoint's entries, both tables and
+	 * families. */
+	CU_ASSERT_EQUAL(sgbpf_ct_delete_if(&m, ep_is, &ep3, &deleted), 0);
+	th_check(deleted == n_ep3, "delete_if: %zu deleted, %zu of ep 3 (seed %u)", deleted,
+		 n_ep3, seed);
+	ok = true;
+	for (size_t i = 1; i < N_API; i++)
+		ok &= (sgbpf_ct_lookup(&m, tabs[i], &keys[i], &v) == 0) == (keys[i].ep_id != ep3);
+	th_check(ok, "delete_if kept the others (seed %u)", seed);
+
+	/* Batched insert of both families at once, then everything goes. */
+	CU_ASSERT_EQUAL(sgbpf_ct_delete_if(&m, NULL, NULL, NULL), 0);
+	count = N_API;
+	CU_ASSERT_EQUAL(sgbpf_ct_update_batch(&m, SGBPF_CT_TABLE_NEW, keys, zeros, &count), 0);
+	CU_ASSERT_EQUAL(count, N_API);
+	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_NEW), N_API);
+	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_EST), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_delete_if(&m, NULL, NULL, &deleted), 0);
+	CU_ASSERT_EQUAL(deleted, N_API);
+	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_NEW), 0);
+
+	/* Maps of the wrong shape are refused. */
+	m.fd[SGBPF_CT_TABLE_EST][V6] = m.fd[SGBPF_CT_TABLE_EST][V4];
+	CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&m), -EPROTO);
+	th_close(&t);
+}
+
+/* sgbpf_ep_forget: every entry of the endpoint, in every map, and no other. */
+static void test_ep_forget(void)
+{
+	struct sgbpf_ct_key k;
+	struct sg_policy p;
+	struct th t;
+	uint32_t a, b;
+
+	two_family_policy(&p);
+	TH_SETUP(t, p);
+	a = th_ep(&t, "ns/a");
+	b = th_ep(&t, "ns/b");
+	th_tcp_handshake(&t, a, V4, R4, 40000, A4, 80);
+	th_tcp_handshake(&t, a, V6, R6, 40000, A6, 80);
+	th_tcp_handshake(&t, b, V4, R4, 40000, B4, 80);
+	th_tcp_handshake(&t, b, V6, R6, 40000, B6, 80);
+	for (uint16_t port = 41000; port < 41003; port++) {
+		struct sg_pkt_spec s;
+
+		th_udp(&s, V4, R4, A4, port, 53);
+		TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
+		th_udp(&s, V6, R6, B6, port, 53);
+		TH_ALLOW(&t, b, IN, &s, SGBPF_ALLOW_RULE);
+	}
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 4);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 6);
+
+	CU_ASSERT_EQUAL(sgbpf_ep_forget(t.h, a), 0);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 2);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 3);
+	th_ct_key(&k, a, V4, 6, A4, R4, 80, 40000);
+	CU_ASSERT_EQUAL(th_ct_find(&t, &k, NULL), TH_CT_NONE);
+	th_ct_key(&k, b, V4, 6, B4, R4, 80, 40000);
+	CU_ASSERT_EQUAL(th_ct_find(&t, &k, NULL), TH_CT_EST);
+	th_ct_key(&k, b, V6, 6, B6, R6, 80, 40000);
+	CU_ASSERT_EQUAL(th_ct_find(&t, &k, NULL), TH_CT_EST);
+	th_ct_key(&k, b, V6, 17, B6, R6, 53, 41002);
+	CU_ASSERT_EQUAL(th_ct_find(&t, &k, NULL), TH_CT_NEW);
+	th_close(&t);
+	sg_policy_free(&p);
+}
+
+static CU_TestInfo ct_tests[] = {
+	{ "key_conversion", test_key_conversion },
+	{ "datapath_family_maps", test_datapath_family_maps },
+	{ "api", test_api },
+	{ "ep_forget", test_ep_forget },
+	CU_TEST_INFO_NULL,
+};
+
+SGT_SUITE("bpf-ct", NULL, NULL, ct_tests);

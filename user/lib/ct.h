@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The conntrack tables, family-agnostic. The datapath keeps each table
+ * (confirmed flows: est, never evicted; unconfirmed: new, LRU) as one map
+ * per family: IPv4 flows under the compact struct sgbpf_ct4_key (ct4_est,
+ * ct4_new), IPv6 flows under the wide struct sgbpf_ct_key (ct_est, ct_new);
+ * see layout.h. Everything here takes and gives the wide key, whichever map
+ * holds the entry, so callers never see the split: this file is the only
+ * userspace code that knows it.
+ *
+ * Functions return 0 or -errno (-ENOENT: no such entry / end of a walk;
+ * -EINVAL: a key no map can hold, e.g. family not IPv4 or IPv6).
+ */
+#ifndef SGBPF_CT_H
+#define SGBPF_CT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sgbpf/layout.h>
+
+#include "loader.h"
+
+enum sgbpf_ct_table {
+	SGBPF_CT_TABLE_EST = 0,      /* confirmed flows, never evicted */
+	SGBPF_CT_TABLE_NEW,          /* unconfirmed flows, LRU         */
+	SGBPF_CT_TABLE_MAX,
+};
+
+/* The map fds of every table and family; -1 skips that map (walks and
+ * counts pass over it, lookups find nothing, writes fail with -ENOENT). */
+struct sgbpf_ct_maps {
+	int fd[SGBPF_CT_TABLE_MAX][SGBPF_AF_MAX];
+};
+
+/* The map that holds table t's flows of family (SGBPF_AF_V4 / _V6). */
+enum sgbpf_map sgbpf_ct_map(enum sgbpf_ct_table t, uint8_t family);
+
+/* The maps of a loaded datapath. */
+void sgbpf_ct_maps_of(const struct sgbpf *h, struct sgbpf_ct_maps *m);
+/* -EPROTO after a message when a map's key or value size is not this
+ * build's (pinned maps of another build). */
+int sgbpf_ct_maps_check(const struct sgbpf_ct_maps *m);
+
+/* Wide key <-> IPv4 key. sgbpf_ct4_key_of: -EINVAL unless k is IPv4 with
+ * an ep_id that fits the compact key. */
+int sgbpf_ct4_key_of(struct sgbpf_ct4_key *k4, const struct sgbpf_ct_key *k);
+void sgbpf_ct_key_of4(struct sgbpf_ct_key *k, const struct sgbpf_ct4_key *k4);
+
+int sgbpf_ct_lookup(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
+		    const struct sgbpf_ct_key *k, struct sgbpf_ct_val *v);
+/* flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST. */
+int sgbpf_ct_update(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
+		    const struct sgbpf_ct_key *k, const struct sgbpf_ct_val *v, uint64_t flags);
+int sgbpf_ct_delete(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
+		    const struct sgbpf_ct_key *k);
+/* Delete k and return the exact value removed (BPF_MAP_LOOKUP_AND_DELETE_ELEM;
+ * kernels < 5.14 fail with -EINVAL or -EOPNOTSUPP/-ENOTSUPP). */
+int sgbpf_ct_lookup_and_delete(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
+			       const struct sgbpf_ct_key *k, struct sgbpf_ct_val *v);
+/* Insert *count entries of one table (batched per map); on failure *count
+ * says how many went in. */
+int sgbpf_ct_update_batch(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
+			  const struct sgbpf_ct_key *keys, const struct sgbpf_ct_val *vals,
+			  uint32_t *count);
+
+/*
+ * The key after cur in table t (cur NULL: the first): the IPv4 map's keys,
+ * then the IPv6 map's. Like BPF_MAP_GET_NEXT_KEY, a cur no longer present
+ * restarts from the first key of its family's map. -ENOENT after the last.
+ */
+int sgbpf_ct_next_key(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
+		      const struct sgbpf_ct_key *cur, struct sgbpf_ct_key *next);
+
+/* Entries of table t (both families), or -errno. */
+long sgbpf_ct_count(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t);
+
+/* cb for every entry of table t; entries deleted under the walk are
+ * skipped. cb returning non-zero stops the walk and is returned. With
+ * SGBPF_CT_WALK_KEYS in flags, v is NULL (one syscall an entry, not two). */
+#define SGBPF_CT_WALK_KEYS (1u << 0)
+typedef int (*sgbpf_ct_walk_cb)(enum sgbpf_ct_table t, const struct sgbpf_ct_key *k,
+				const struct sgbpf_ct_val *v, void *ctx);
+int sgbpf_ct_foreach(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t, unsigned flags,
+		     sgbpf_ct_walk_cb cb, void *ctx);
+
+/* Delete every entry of both tables whose key match() accepts (match NULL:
+ * every entry). *deleted (may be NULL) counts the deletions. */
+int sgbpf_ct_delete_if(const struct sgbpf_ct_maps *m,
+		       bool (*match)(const struct sgbpf_ct_key *k, void *ctx), void *ctx,
+		       size_t *deleted);
+
+#endif
