@@ -73,6 +73,18 @@ static int set_target(struct th *t, const struct sgbpf_probe_target *tg)
 	return err;
 }
 
+/* Open the datapath with p applied, ep = endpoint ns/pod, mapped pod-facing
+ * (facing) and the probe target set (tgt); on failure the test returns. */
+#define PROBE_SETUP(t, p, ep, facing, tgt)                                     \
+	do {                                                                   \
+		TH_SETUP(t, p);                                                \
+		(ep) = th_ep(&(t), "ns/pod");                                  \
+		if (facing)                                                    \
+			CU_ASSERT_EQUAL_FATAL(pod_facing(&(t), ep), 0);        \
+		if (tgt)                                                       \
+			CU_ASSERT_EQUAL_FATAL(set_target(&(t), &target), 0);   \
+	} while (0)
+
 /* One untagged frame of ep's traffic in dir through the pod-facing hooks. */
 static struct th_res pod_send_(struct th *t, uint32_t ep, enum sgbpf_dir dir,
 			       struct sg_pkt_spec *s, int want_action, int reason,
@@ -153,10 +165,7 @@ static void test_strict_allowed_probe_is_steered(void)
 	uint32_t ep;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	probe_conversation(&t, ep, V4, NODE4, A4, PROBE_OK);
 	probe_conversation(&t, ep, V6, NODE6, A6, PROBE_OK);
@@ -192,10 +201,7 @@ static void test_strict_probe_not_allowed_is_dropped(void)
 	uint32_t ep;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	th_tcp(&s, V4, NODE4, A4, 40001, PROBE_DENY, SG_TCP_SYN);
 	pod_send(&t, ep, IN, &s, TC_ACT_SHOT, SGBPF_DROP_NO_RULE, PROBE);
@@ -229,10 +235,7 @@ static void test_other_traffic_is_not_a_probe(void)
 	uint32_t ep;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	th_tcp(&s, V4, NODE4, A4, 40002, 80, SG_TCP_SYN);
 	pod_send(&t, ep, IN, &s, TC_ACT_OK, SGBPF_ALLOW_RULE, 0);
@@ -269,10 +272,7 @@ static void test_standard_mode_probes_unenforced_and_steered(void)
 	uint32_t ep;
 
 	probe_policy(&p, true);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	/* No rule allows the node on PROBE_DENY: standard mode doesn't ask. */
 	probe_conversation(&t, ep, V4, NODE4, A4, PROBE_DENY);
@@ -304,9 +304,7 @@ static void test_no_target_passes_unsteered(void)
 	uint32_t ep;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
+	PROBE_SETUP(t, p, ep, true, false);
 
 	th_tcp(&s, V4, NODE4, A4, 40007, PROBE_OK, SG_TCP_SYN);
 	pod_send(&t, ep, IN, &s, TC_ACT_OK, SGBPF_ALLOW_PROBE, PROBE);
@@ -331,9 +329,7 @@ static void test_net_facing_never_steers(void)
 	uint32_t ep;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, false, true);
 
 	th_tcp(&s, V4, NODE4, A4, 40008, PROBE_OK, SG_TCP_SYN);
 	TH_ALLOW(&t, ep, IN, &s, SGBPF_ALLOW_PROBE);
@@ -356,10 +352,7 @@ static void test_probe_survives_swap(void)
 	uint32_t ep;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	th_tcp(&s, V4, NODE4, A4, 40009, PROBE_OK, SG_TCP_SYN);
 	pod_send(&t, ep, IN, &s, TC_ACT_OK, SGBPF_ALLOW_PROBE, PROBE);
@@ -387,10 +380,7 @@ static void pod_opened_flows(bool standard)
 
 	probe_policy(&p, standard);
 	tp_out(&p, "sg-pod", 6, 0, 65535, "10.1.0.0/16");
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	th_tcp(&s, V4, A4, NODE4, PROBE_OK, 22, SG_TCP_SYN);
 	pod_send(&t, ep, OUT, &s, TC_ACT_OK, out_reason, 0);
@@ -431,10 +421,7 @@ static void test_swap_removing_probe_port(void)
 	uint32_t ep;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	th_tcp(&s, V4, NODE4, A4, 40010, PROBE_OK, SG_TCP_SYN);
 	pod_send(&t, ep, IN, &s, TC_ACT_OK, SGBPF_ALLOW_PROBE, PROBE);
@@ -470,10 +457,7 @@ static void test_steered_frame_and_tagged_frames(void)
 	int n;
 
 	probe_policy(&p, false);
-	TH_SETUP(t, p);
-	ep = th_ep(&t, "ns/pod");
-	CU_ASSERT_EQUAL_FATAL(pod_facing(&t, ep), 0);
-	CU_ASSERT_EQUAL_FATAL(set_target(&t, &target), 0);
+	PROBE_SETUP(t, p, ep, true, true);
 
 	th_tcp(&s, V4, NODE4, A4, 40011, PROBE_OK, SG_TCP_SYN);
 	pod_send(&t, ep, IN, &s, TC_ACT_OK, SGBPF_ALLOW_PROBE, PROBE);

@@ -45,6 +45,22 @@ suite_abort() {
 	exit 1
 }
 
+# daemon_pods: the daemon fixtures (tests/fixtures/e2e/daemon) in $POL and
+# the namespaces they name: the node, a remote (10.0.0.50) and the pods web
+# (sgb-web0, 10.0.1.23) and cli (sgb-cli0, 10.0.1.25); WEB and CLI name the
+# pods' namespaces. Ends the suite when the namespaces can't be made.
+daemon_pods() {
+	mkdir -p "$POL"
+	cp "$T_ROOT/tests/fixtures/e2e/daemon/groups.json" \
+		"$T_ROOT/tests/fixtures/e2e/daemon/endpoints.json" "$POL/"
+	: >"$LOG"
+	{ ns_make_node && ns_make_remote 10.0.0.50 fd00:20::50 &&
+		ns_make_pod web sgb-web0 10.0.1.23 fd00:10::23 &&
+		ns_make_pod cli sgb-cli0 10.0.1.25 fd00:10::25; } || suite_abort "namespace setup"
+	WEB=$(pod_ns web)
+	CLI=$(pod_ns cli)
+}
+
 log_lines() { wc -l <"$LOG"; }
 log_since() { tail -n +"$(($1 + 1))" "$LOG"; }
 

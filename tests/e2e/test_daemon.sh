@@ -20,6 +20,7 @@ cd "$(dirname "$0")/../.."
 NS_PREFIX="sgbd$$"
 source tests/e2e/lib.sh
 source tests/e2e/netns.sh
+source tests/e2e/sgbpfd.sh
 
 SGBPFD="$T_ROOT/build/sgbpfd"
 TRAFFIC="$T_ROOT/tests/e2e/traffic.py"
@@ -30,8 +31,6 @@ WORK=$(mktemp -d /tmp/sgbpfd-e2e.XXXXXX)
 POL="$WORK/policy"
 SOCK="$WORK/sgbpfd.sock"
 LOG="$WORK/sgbpfd.log"
-DPID=
-BG_PIDS=()
 
 cleanup() {
 	local p
@@ -56,53 +55,10 @@ trap 'exit 130' INT TERM
 
 t_require_root_and_bins
 
-# traffic_in NS tcp|udp|ping1 ADDR [PORT]: one flow from NS; exit 0 when it
-# got through (and its reply came back), 1 when not.
-traffic_in() {
-	local ns=$1 kind=$2
-	shift 2
-	case $kind in
-	tcp) in_ns "$ns" python3 "$TRAFFIC" tcp-try "$@" ;;
-	udp) in_ns "$ns" python3 "$TRAFFIC" udp-try "$@" ;;
-	ping1) in_ns "$ns" ping -c1 -W1 -q "$1" >/dev/null 2>&1 ;;
-	esac
-}
-# can DESC NS KIND ADDR [PORT]: the flow must pass; cannot: must be dropped.
-can() { local d=$1; shift; t_exit "$d" 0 traffic_in "$@"; }
-cannot() { local d=$1; shift; t_exit "$d" 1 traffic_in "$@"; }
-
-log_lines() { wc -l <"$LOG"; }
-# wait_log FROM_LINE REGEX [SECONDS]: REGEX shows up in the log after FROM_LINE.
-wait_log() {
-	local from=$1 re=$2 secs=${3:-5} i
-	for ((i = 0; i < secs * 20; i++)); do
-		tail -n +"$((from + 1))" "$LOG" | grep -qE -- "$re" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-log_since() { tail -n +"$(($1 + 1))" "$LOG"; }
-
-start_daemon() {
-	local from
-	from=$(log_lines 2>/dev/null || echo 0)
-	nsenter --net="/run/netns/$NS_NODE" "$SGBPFD" --policy "$POL" --pin-dir "$PIN" \
-		--socket "$SOCK" --iface-glob 'sgb-*' --reconcile-interval 1 --gc-interval 1 "$@" \
-		>>"$LOG" 2>&1 &
-	DPID=$!
-	wait_log "$from" "event=running" 10
-}
-
-stop_daemon() { # SIGNAL
-	kill -"$1" "$DPID" 2>/dev/null
-	wait "$DPID" 2>/dev/null
-	DPID=
-}
-
-# Atomic policy edit, as editors do (write a temp file, rename it in).
-put_policy() { # SRC NAME
-	cp "$1" "$POL/.$2.tmp" && mv "$POL/.$2.tmp" "$POL/$2"
-}
+# start_daemon [FLAG...] / stop_daemon SIGNAL: sgbpfd_start / sgbpfd_stop
+# (sgbpfd.sh) with this suite's quick reconcile and GC.
+start_daemon() { sgbpfd_start --reconcile-interval 1 --gc-interval 1 "$@"; }
+stop_daemon() { sgbpfd_stop "$1"; }
 
 # set_sgs NAME SG...: rewrite the endpoints document with NAME's SGs.
 # add_ep NAME IFACE V4 V6 SG / del_ep NAME: add or remove an endpoint.
@@ -239,18 +195,7 @@ generation() {
 }
 
 echo "== setup: namespaces $NS_PREFIX-*, pin dir $PIN"
-mkdir -p "$POL"
-cp "$FIX/daemon/groups.json" "$FIX/daemon/endpoints.json" "$POL/"
-: >"$LOG"
-if ! { ns_make_node && ns_make_remote 10.0.0.50 fd00:20::50 &&
-	ns_make_pod web sgb-web0 10.0.1.23 fd00:10::23 &&
-	ns_make_pod cli sgb-cli0 10.0.1.25 fd00:10::25; }; then
-	t_fail "namespace setup"
-	t_done
-	exit 1
-fi
-WEB=$(pod_ns web)
-CLI=$(pod_ns cli)
+daemon_pods
 bg "$WEB" python3 "$TRAFFIC" tcp-serve 80 8080 99
 bg "$WEB" python3 "$TRAFFIC" udp-serve 5353 5354
 bg "$CLI" python3 "$TRAFFIC" tcp-serve 80

@@ -116,17 +116,7 @@ sgbpf_conntrack_capacity sgbpf_conntrack_est_full_total sgbpf_conntrack_created_
 sgbpf_conntrack_gc_deleted_total"
 
 echo "== setup: namespaces $NS_PREFIX-*, pin dir $PIN"
-mkdir -p "$POL"
-cp "$FIX/daemon/groups.json" "$FIX/daemon/endpoints.json" "$POL/"
-: >"$LOG"
-if ! { ns_make_node && ns_make_remote 10.0.0.50 fd00:20::50 &&
-	ns_make_pod web sgb-web0 10.0.1.23 fd00:10::23 &&
-	ns_make_pod cli sgb-cli0 10.0.1.25 fd00:10::25; }; then
-	t_fail "namespace setup"
-	t_done
-	exit 1
-fi
-WEB=$(pod_ns web)
+daemon_pods
 bg "$WEB" python3 "$TRAFFIC" udp-serve 5353 5354
 
 echo "== without --metrics nothing listens"

@@ -109,6 +109,20 @@ DEFINE_SORT_PAIRS(sort_exempt_entries, struct sgbpf_exempt_key, struct sgbpf_exe
 DEFINE_SORT_PAIRS(sort_ep_entries_, struct sgbpf_ep_key, struct sgbpf_ep_val)
 DEFINE_SORT_PAIRS(sort_probe_entries, struct sgbpf_probe_key, struct sgbpf_probe_val)
 
+/* Drop the repeats from n sorted keys of size bytes each, keeping the first
+ * of each run (the tables using it have one value for every key, so values
+ * need no moving). Returns how many keys remain. */
+static size_t dedup_sorted_keys(void *keys, size_t n, size_t size)
+{
+	uint8_t *k = keys;
+	size_t w = 0;
+
+	for (size_t i = 1; i < n; i++)
+		if (memcmp(k + w * size, k + i * size, size))
+			memcpy(k + ++w * size, k + i * size, size);
+	return n ? w + 1 : 0;
+}
+
 int cc_sort_ep_entries(struct sgbpf_ep_key *keys, struct sgbpf_ep_val *vals, size_t n)
 {
 	return sort_ep_entries_(keys, vals, n);
@@ -219,14 +233,7 @@ int cc_build_addrs(const struct sg_policy *pol, struct sg_compiled *out, struct 
 	}
 	if (sort_addr_entries(out->node_keys, out->node_vals, k))
 		return -ENOMEM;
-	if (k) {
-		size_t w = 0;
-
-		for (size_t i = 1; i < k; i++)
-			if (memcmp(&out->node_keys[w], &out->node_keys[i], sizeof(*out->node_keys)))
-				out->node_keys[++w] = out->node_keys[i];
-		k = w + 1;
-	}
+	k = dedup_sorted_keys(out->node_keys, k, sizeof(*out->node_keys));
 	out->n_node = k;
 	if (k > SGBPF_MAX_EP_ADDRS / SGBPF_NUM_SLOTS)
 		return cc_too_big(diags, "node_addrs", k, SGBPF_MAX_EP_ADDRS / SGBPF_NUM_SLOTS,
@@ -256,15 +263,7 @@ int cc_build_probes(struct sg_compiled *out, struct sg_diags *diags)
 	}
 	if (sort_probe_entries(out->probe_keys, out->probe_vals, k))
 		return -ENOMEM;
-	if (k) {
-		size_t w = 0;
-
-		for (size_t i = 1; i < k; i++)
-			if (memcmp(&out->probe_keys[w], &out->probe_keys[i],
-				   sizeof(*out->probe_keys)))
-				out->probe_keys[++w] = out->probe_keys[i];
-		k = w + 1;
-	}
+	k = dedup_sorted_keys(out->probe_keys, k, sizeof(*out->probe_keys));
 	out->n_probe = k;
 	if (k > SGBPF_MAX_PROBE_PORTS / SGBPF_NUM_SLOTS)
 		return cc_too_big(diags, "probe_ports", k, SGBPF_MAX_PROBE_PORTS / SGBPF_NUM_SLOTS,
@@ -338,14 +337,7 @@ int cc_build_exempt(const struct sg_node *node, struct sg_compiled *out, struct 
 	}
 	if (sort_exempt_entries(out->exempt_keys, out->exempt_vals, k))
 		return -ENOMEM;
-	if (k) {
-		size_t w = 0;
-
-		for (size_t i = 1; i < k; i++)
-			if (memcmp(&out->exempt_keys[w], &out->exempt_keys[i], sizeof(*out->exempt_keys)))
-				out->exempt_keys[++w] = out->exempt_keys[i];
-		k = w + 1;
-	}
+	k = dedup_sorted_keys(out->exempt_keys, k, sizeof(*out->exempt_keys));
 	out->n_exempt = k;
 	if (k > SGBPF_MAX_EXEMPT / SGBPF_NUM_SLOTS)
 		return cc_too_big(diags, "exempt", k, SGBPF_MAX_EXEMPT / SGBPF_NUM_SLOTS,
