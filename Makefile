@@ -13,6 +13,10 @@ CFLAGS   += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE \
             -Iinclude -Iuser/lib -I$(BUILD) \
             $(shell pkg-config --cflags libnl-route-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 LDLIBS   := -lbpf -lelf -lz -lcjson -lnl-route-3 -lnl-3 -lpcap -lm -lpthread
+# The version sgbpfd reports (metrics build_info): git describe of the tree,
+# or "dev" outside a checkout (e.g. the image's build stage).
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+$(BUILD)/user/lib/daemon_metrics.o: CFLAGS += -DSGBPF_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
               -I$(BUILD) -Iinclude -Ibpf
 

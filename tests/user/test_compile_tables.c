@@ -837,8 +837,23 @@ static void test_refusals(void)
 	CU_ASSERT(diag_has(&d, "10.0.1.23") && diag_has(&d, "default/web-0"));
 	sg_diags_free(&d);
 
-	/* ports out of range are refused, not widened */
+	/* two endpoints with one VLAN id (one branch ENI on the trunk) */
 	p.endpoints[1].n_addrs = 1;
+	p.endpoints[0].vlan_id = 7;
+	p.endpoints[1].vlan_id = 7;
+	sg_diags_init(&d);
+	CU_ASSERT_EQUAL(sg_compile(&p, NULL, &c, &d), -EINVAL);
+	CU_ASSERT(diag_has(&d, "VLAN id 7") && diag_has(&d, p.endpoints[0].name) &&
+		  diag_has(&d, p.endpoints[1].name));
+	sg_diags_free(&d);
+	p.endpoints[1].vlan_id = 8;
+	sg_diags_init(&d);
+	CU_ASSERT_EQUAL(sg_compile(&p, NULL, &c, &d), 0);
+	sg_compiled_free(&c);
+	sg_diags_free(&d);
+	p.endpoints[0].vlan_id = p.endpoints[1].vlan_id = 0;
+
+	/* ports out of range are refused, not widened */
 	tc_rule(&p.groups[0], false, 6, 100, 70000, "10.0.0.0/8");
 	sg_diags_init(&d);
 	CU_ASSERT_EQUAL(sg_compile(&p, NULL, &c, &d), -EINVAL);

@@ -953,7 +953,7 @@ int sg_compile(const struct sg_policy *policy, const struct sg_ep_ids *prev,
 	    (err = build_members(&x)) || (err = build_expansions(&x, out)) ||
 	    (err = assign_ep_ids(&x, prev, out)) || (err = build_endpoint_rules(&x, out)) ||
 	    (err = build_rule_trie(&x, out)) || (err = build_port_trie(&x, out)) ||
-	    (err = cc_build_addrs(policy, out, x.diags)) || (err = cc_build_exempt(&policy->node, out, x.diags)) ||
+	    (err = cc_check_vlans(out, x.diags)) || (err = cc_build_addrs(policy, out, x.diags)) || (err = cc_build_exempt(&policy->node, out, x.diags)) ||
 	    (err = build_ep_config(&x, out)) || (err = cc_build_probes(out, x.diags)))
 		goto out;
 	cc_build_slot_config(&policy->node, out);

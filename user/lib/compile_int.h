@@ -124,6 +124,7 @@ int cc_too_big(struct sg_diags *diags, const char *table, size_t count, size_t l
 int cc_build_addrs(const struct sg_policy *pol, struct sg_compiled *out, struct sg_diags *diags);
 int cc_build_exempt(const struct sg_node *node, struct sg_compiled *out, struct sg_diags *diags);
 int cc_build_probes(struct sg_compiled *out, struct sg_diags *diags);
+int cc_check_vlans(const struct sg_compiled *out, struct sg_diags *diags);
 void cc_build_slot_config(const struct sg_node *node, struct sg_compiled *out);
 int cc_sort_ep_entries(struct sgbpf_ep_key *keys, struct sgbpf_ep_val *vals, size_t n);
 

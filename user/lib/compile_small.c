@@ -241,6 +241,31 @@ int cc_build_addrs(const struct sg_policy *pol, struct sg_compiled *out, struct 
 	return 0;
 }
 
+/* A VLAN id names one branch ENI, so one pod, on the node's trunk (sgbpfd
+ * --trunk keys the trunk's entries by it): two endpoints with one id is a
+ * stale or mixed-up endpoints document. (n <= SGBPF_MAX_ENDPOINTS: pairs.) */
+int cc_check_vlans(const struct sg_compiled *out, struct sg_diags *diags)
+{
+	for (size_t i = 0; i < out->n_endpoints; i++) {
+		const struct sg_endpoint *a = out->endpoints[i].src;
+
+		if (a->vlan_id <= 0)
+			continue;
+		for (size_t j = i + 1; j < out->n_endpoints; j++) {
+			const struct sg_endpoint *b = out->endpoints[j].src;
+
+			if (b->vlan_id != a->vlan_id)
+				continue;
+			sg_diag_add(diags, SG_ERROR, b->origin.file, b->origin.path,
+				    "VLAN id %d belongs to both endpoint %s and endpoint %s; a branch "
+				    "ENI's VLAN id names one pod on the trunk", a->vlan_id,
+				    a->name ? a->name : "?", b->name ? b->name : "?");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* probe_ports: every endpoint's kubelet probe ports, deduplicated. */
 int cc_build_probes(struct sg_compiled *out, struct sg_diags *diags)
 {
