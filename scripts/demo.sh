@@ -56,17 +56,22 @@ run build/sgbpf rules "$WORK/policy" --endpoint default/web-0
 
 say "Namespaces: node, pods web-0 / db-0 / client-0 on veths, a remote VPC host"
 ns_make_node
+# The node's own addresses (endpoints.json node.ipv4/ipv6): kubelet probes
+# come from them, and sgbpfd steers the probe replies to their interface.
+in_node ip addr add 10.0.1.10/32 dev lo
+in_node ip addr add fd00:10::10/128 dev lo
 ns_make_pod web sgb-web0 10.0.1.23 fd00:10::23
 ns_make_pod db sgb-db0 10.0.1.24 fd00:10::24
 ns_make_pod cli sgb-cli0 10.0.1.25 fd00:10::25
 ns_make_remote 10.0.2.50 fd00:20::50
 WEB=$(pod_ns web) DB=$(pod_ns db) CLI=$(pod_ns cli)
 for ns in "$WEB" "$DB" "$CLI" "$NS_REMOTE"; do
-	in_ns "$ns" $TRAFFIC tcp-serve 22 80 5432 8080 >/dev/null 2>&1 &
+	in_ns "$ns" $TRAFFIC tcp-serve 22 80 5432 >/dev/null 2>&1 &
+	in_ns "$ns" python3 tests/e2e/probe.py serve 8080 >/dev/null 2>&1 &
 	in_ns "$ns" $TRAFFIC udp-serve 53 >/dev/null 2>&1 &
 done
 sleep 0.5
-echo "  servers listen on tcp 22, 80, 5432, 8080 and udp 53 everywhere"
+echo "  servers listen on tcp 22, 80, 5432, 8080 (an HTTP health endpoint) and udp 53 everywhere"
 
 say "Without sgbpf everything gets through"
 if in_ns "$NS_REMOTE" $TRAFFIC tcp-try 10.0.1.23 22 1 >/dev/null 2>&1; then
@@ -99,6 +104,13 @@ try "db-0 -> remote tcp/80 (db has no outbound rule)" deny "$DB" $TRAFFIC tcp-tr
 try "client-0 -> remote tcp/80 (outbound to anywhere)" allow "$CLI" $TRAFFIC tcp-try 10.0.2.50 80 1
 try "client-0 -> remote udp/53" allow "$CLI" $TRAFFIC udp-try 10.0.2.50 53 1
 try "remote -> client-0 tcp/80 (no inbound rule)" deny "$NS_REMOTE" $TRAFFIC tcp-try 10.0.1.25 80 1
+
+say "Kubelet probes: the node's address to web-0's probe port (probePorts: [8080])"
+echo "  web-0's SG opens tcp/8080 to sg-node (the node's addresses); replies are steered"
+echo "  to the node's stack, so probes would work with tcp_early_demux=1 (docs/probes.md)"
+try "node 10.0.1.10 -> web-0 tcp/8080, 20 probes" allow "$NS_NODE" python3 tests/e2e/probe.py run 10.0.1.23 8080 20 --src 10.0.1.10
+try "node fd00:10::10 -> web-0 tcp/8080, 20 probes" allow "$NS_NODE" python3 tests/e2e/probe.py run fd00:10::23 8080 20 --src fd00:10::10
+try "node 10.0.1.10 -> db-0 tcp/8080 (not a probe port, no rule)" deny "$NS_NODE" $TRAFFIC tcp-try 10.0.1.24 8080 1
 
 say "Why? The same programs answer offline"
 run build/sgbpf check --policy "$WORK/policy" --endpoint default/web-0 --in --proto tcp --remote 10.0.2.50 --port 22

@@ -3,8 +3,9 @@
 
   probe.py serve PORT [PORT...]
       answer each connection's request with "HTTP/1.1 200 OK" and close (forever)
-  probe.py run ADDR PORT COUNT [--timeout S] [--max-fail N]
-      COUNT probes, one after the other: connect, send a GET, read the whole
+  probe.py run ADDR PORT COUNT [--timeout S] [--max-fail N] [--src SRC]
+      COUNT probes, one after the other (from address SRC, as the kubelet
+      uses the node's address): connect, send a GET, read the whole
       response until the server closes, close. Prints one JSON line
       {"attempts", "ok", "failed", "maxMs", "errors"}; exit 0 when every
       probe succeeded, 1 otherwise. Stops after N failures (default 3) so a
@@ -41,8 +42,9 @@ def serve(ports):
     serve_connections(ports, answer)
 
 
-def probe_once(addr, port, timeout):
-    c = socket.create_connection((addr, port), timeout=timeout)
+def probe_once(addr, port, timeout, src=None):
+    c = socket.create_connection((addr, port), timeout=timeout,
+                                 source_address=(src, 0) if src else None)
     try:
         c.settimeout(timeout)
         host = "[%s]" % addr if ":" in addr else addr
@@ -60,14 +62,14 @@ def probe_once(addr, port, timeout):
         raise OSError("unexpected response %r" % buf[:80])
 
 
-def run(addr, port, count, timeout, max_fail):
+def run(addr, port, count, timeout, max_fail, src=None):
     ok = failed = 0
     errors = {}
     max_ms = 0.0
     for _ in range(count):
         t = time.monotonic()
         try:
-            probe_once(addr, port, timeout)
+            probe_once(addr, port, timeout, src)
             ok += 1
         except OSError as e:
             failed += 1
@@ -86,14 +88,15 @@ def main(a):
         serve(a[1:])
         return 0
     if len(a) >= 4 and a[0] == "run":
-        opts = {"--timeout": 1.0, "--max-fail": 3}
+        opts = {"--timeout": 1.0, "--max-fail": 3, "--src": None}
         rest = a[4:]
         if len(rest) % 2 or any(k not in opts for k in rest[::2]):
             print(__doc__, file=sys.stderr)
             return 2
         for k, v in zip(rest[::2], rest[1::2]):
-            opts[k] = float(v)
-        return run(a[1], int(a[2]), int(a[3]), opts["--timeout"], int(opts["--max-fail"]))
+            opts[k] = v if k == "--src" else float(v)
+        return run(a[1], int(a[2]), int(a[3]), opts["--timeout"], int(opts["--max-fail"]),
+                   opts["--src"])
     print(__doc__, file=sys.stderr)
     return 2
 
