@@ -187,6 +187,17 @@ static __always_inline bool sg_nd_ok(__u32 slot, const struct sg_pkt *p, __u8 di
 	return sg_addr_lookup(&node_addrs, slot, SGBPF_AF_V6, remote) != NULL;
 }
 
+/* Can this packet only open a flow, never answer one? A bare TCP SYN, an
+ * ICMP/ICMPv6 echo request. */
+static __always_inline bool sg_opens_flow(const struct sg_pkt *p)
+{
+	if (!p->has_l4)
+		return false;
+	if (p->proto == SG_IPPROTO_TCP)
+		return (p->tcp_flags & (SG_TCP_SYN | SG_TCP_ACK | SG_TCP_RST)) == SG_TCP_SYN;
+	return sg_is_icmp(p->family, p->proto) && sg_icmp_is_echo_request(p->family, p->icmp_type);
+}
+
 /* The port the flow's first packet was judged on (strict re-evaluation),
  * from a packet of the flow going dir: the origin's destination port. */
 static __always_inline __u16 sg_origin_port(const struct sg_pkt *p, __u8 dir,
@@ -674,6 +685,14 @@ __noinline int sg_judge(struct sg_pkt *p, struct sg_verdict *v)
 	v->cfg_flags = cfg->flags;
 
 	sg_decide(p, v, cfg, now);
+	/* A front line drops for want of a rule only packets that open a flow.
+	 * Anything else may be the reply of a flow the authority tracks under
+	 * other addresses: netfilter rewrites a Service (DNAT) reply's source
+	 * after the trunk and before the pod's host veth. It goes on to the
+	 * authority, unaccounted. */
+	if (unlikely(v->front) && v->verdict == SGBPF_VERDICT_DROP &&
+	    v->reason == SGBPF_DROP_NO_RULE && !sg_opens_flow(p))
+		sg_allow(v, SGBPF_ALLOW_RULE);
 	/* The pod's allowed packets of a probe connection (the node opened
 	 * it: v->probe comes from its marked entry) go straight to the node's
 	 * stack (sg_steer) when a target is set. A bare SYN opens nothing the
@@ -756,7 +775,7 @@ static __always_inline int sg_core(void *ctx, void *data, void *data_end, __u32 
 	v.slot = *(volatile __u32 *)&st->active_slot & 1;
 	v.ifindex = ifindex;
 	v.pkt_len = pkt_len;
-	if (iv) {
+	if (iv && iv->ep_id < SGBPF_MAX_ENDPOINTS) {
 		v.ep_id = iv->ep_id;
 		v.dir = (iv->role == SGBPF_ROLE_POD_FACING) != egress ? SGBPF_DIR_OUT :
 									SGBPF_DIR_IN;
@@ -770,7 +789,9 @@ static __always_inline int sg_core(void *ctx, void *data, void *data_end, __u32 
 	} else {
 		/* A runt whose VLAN tag (or Ethernet header) is cut: which
 		 * endpoint it is for can't be known, and passing it would
-		 * fail open. Dropped MALFORMED, on no endpoint's account. */
+		 * fail open. Dropped MALFORMED, on no endpoint's account. An
+		 * entry naming no valid endpoint (conntrack keys hold ids of
+		 * SGBPF_MAX_ENDPOINTS' width) is no one's either: fail closed. */
 		v.ep_id = SGBPF_RULE_NONE;
 		v.dir = egress ? SGBPF_DIR_OUT : SGBPF_DIR_IN;
 	}

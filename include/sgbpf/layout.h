@@ -177,8 +177,10 @@ struct sgbpf_iface_val {
  * iface_val.flags. FRONT_LINE: an early-drop front line ahead of the
  * endpoint's own hooks, which stay the authority (sgbpfd --trunk: the
  * trunk's XDP, keyed by VLAN id, in front of the pod's host veth). It drops
- * and counts only what the authority would drop as a new flow (no rule,
- * wrong destination, no policy, malformed, invalid ND), passes everything
+ * and counts only what the authority would drop as a new flow (no rule for
+ * a packet that only opens a flow: a NATed reply's source is rewritten
+ * after the trunk; wrong destination, no policy, malformed, invalid ND),
+ * passes everything
  * else unaccounted (packets of tracked flows, later fragments, ICMP errors,
  * what the rules allow), and writes no conntrack or fragment state: each
  * packet is counted once and each flow's entry advanced once per packet,

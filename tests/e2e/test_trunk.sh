@@ -174,6 +174,12 @@ done
 bg "$(pod_ns a)" python3 "$T_ROOT/tests/e2e/traffic.py" tcp-serve "$P_TCP"
 
 write_policy 11 12
+echo "== a run without --trunk leaves eth1 attached as a pod interface would be"
+in_node "$SGBPFD" --once --policy "$POL" --pin-dir "$PIN" --socket '' --iface-glob 'eth1' \
+	>>"$LOG" 2>&1
+t_eq "its untagged entry {eth1, 0} is pinned (fail closed)" "[0]" \
+	"$(q status 'sorted(a["vlan"] for a in d["attachments"] if a["interface"] == "eth1")')"
+
 echo "== sgbpfd --trunk eth1"
 from=$(log_lines)
 sgbpfd_start --trunk eth1 --reconcile-interval 1 || suite_abort "sgbpfd starts"
@@ -189,7 +195,7 @@ t_eq "no sgbpf TC program on the trunk (TX was judged where it entered)" "" \
 	"$(in_node tc filter show dev eth1 egress)"
 t_eq "status: the trunk, its VLANs, its XDP program current" "eth1 [11, 12] True" \
 	"$(q status '" ".join(str(x) for x in (d["trunks"][0]["interface"], sorted(d["trunks"][0]["vlans"]), d["trunks"][0]["xdp"]["current"]))')"
-t_eq "status: trunk rows are NET_FACING front-line entries of a and b" \
+t_eq "status: trunk rows are NET_FACING front-line entries of a and b (the untagged one gone)" \
 	"[[11, 'e2e/a', 'net', True], [12, 'e2e/b', 'net', True]]" \
 	"$(q status 'sorted([a["vlan"], a["endpoint"], a["role"], a["frontLine"]] for a in d["attachments"] if a["interface"] == "eth1")')"
 t_eq "host veths keep TC ingress and egress (inbound is decided there)" "True True True True" \
@@ -218,9 +224,12 @@ MPID=$!
 sleep 0.5
 send 11 udp "$A4" 40002 "$P_B" no-a 2
 wait_eq "2 datagrams a's SG does not allow: a's no-rule drops" "$((n0 + 2))" stats "$A_NORULE"
-t_eq "dropped at the trunk only (a's inbound drops +2, not +4)" "$((d0 + 2))" "$(q stats "$A_IN_DROP")"
+t_eq "counted once (a's inbound drops +2, not +4)" "$((d0 + 2))" "$(q stats "$A_IN_DROP")"
 sleep 0.3
 t_eq "they never reach pod a" 0 "$(got a "$P_B" no-a)"
+send 11 tcp "$A4" 40006 "$P_B" S 1000 0 2
+wait_eq "2 SYNs a's SG does not allow: a's no-rule drops" "$((n0 + 4))" stats "$A_NORULE"
+t_eq "counted once (a's inbound drops +4 in all)" "$((d0 + 4))" "$(q stats "$A_IN_DROP")"
 
 echo "== VLAN 12 is b's: b's SG decides"
 b0=$(q stats "$B_IN_ALLOW")
@@ -238,12 +247,17 @@ wait_eq "a's address on b's VLAN: b's wrong-destination drops" "$((w0 + 2))" sta
 t_eq "and pod a gets nothing by that way" 0 "$(got a "$P_A" cross)"
 
 wait "$MPID" 2>/dev/null
-t_eq "monitor: a's no-rule drops seen on eth1 with VLAN 11, inbound" \
-	"2 e2e/a $TRUNK_IFX 11 in no-rule" \
-	"$(python3 -c 'import json,sys
+# mon_drops SPORT: the drops monitor saw of the frames from SPORT.
+mon_drops() {
+	python3 -c 'import json,sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-ev = [e for e in ev if e.get("srcPort") == 40002]
-print(len(ev), *sorted({(e["endpoint"], e["ifindex"], e["vlan"], e["direction"], e["reason"]) for e in ev})[0] if ev else "")' "$mon")"
+ev = [e for e in ev if e.get("srcPort") == int(sys.argv[2])]
+print(len(ev), *sorted({(e["endpoint"], e["ifindex"], e["vlan"], e["direction"], e["reason"]) for e in ev})[0] if ev else "")' "$mon" "$1"
+}
+t_eq "monitor: the SYNs (they only open flows) dropped at the trunk, eth1 VLAN 11" \
+	"2 e2e/a $TRUNK_IFX 11 in no-rule" "$(mon_drops 40006)"
+t_eq "monitor: the datagrams (could be a Service's NATed replies) left to sgb-a, dropped there" \
+	"2 e2e/a $(ifindex_of sgb-a) 0 in no-rule" "$(mon_drops 40002)"
 
 echo "== a VLAN no endpoint has is not a pod's"
 u0=$(q stats "$UNKNOWN")

@@ -11,6 +11,7 @@
 #include <net/if.h>
 
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -136,6 +137,21 @@ static int xdp_attach(struct sgbpf *h, int ifindex, const char *link_dir)
 		return err;
 	}
 	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, NULL);
+	if (fd < 0 && errno != EBUSY && errno != EPERM) {
+		/* The driver refused native XDP (e.g. an MTU above what its XDP
+		 * supports, as ENA with 9001): generic XDP judges the same
+		 * frames, after the skb is built. */
+		LIBBPF_OPTS(bpf_link_create_opts, o, .flags = XDP_FLAGS_SKB_MODE);
+		int native = errno;
+
+		fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &o);
+		if (fd >= 0)
+			fprintf(stderr, "sgbpf: %s refused native XDP (%s); attached in generic "
+				"(skb) mode, which costs more per packet\n",
+				ifname_of(ifindex, name), strerror(native));
+		else
+			errno = native;
+	}
 	if (fd < 0) {
 		err = -errno;
 		fprintf(stderr, "sgbpf: attaching the XDP program to %s failed: %s%s\n",

@@ -115,6 +115,7 @@ struct sgd {
 	bool trunk_attached;
 	uint64_t trunk_seen_ns;       /* when this ifindex appeared       */
 	uint64_t trunk_conflict_gen;  /* generation whose VLAN conflicts were logged */
+	int trunk_failed_ifindex;     /* XDP attach failed there (logged once) */
 };
 
 /* daemon.c */

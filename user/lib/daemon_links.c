@@ -172,9 +172,11 @@ static void log_trunk(enum sgd_level level, const char *event, const struct sgd 
 	sgd_log_end(&l);
 }
 
-/* Delete every ifaces entry of ifindex that carries a VLAN id (a trunk's);
- * keep[vlan] != 0 spares that one. Returns how many went. */
-static unsigned vlan_entries_prune(struct sgd *d, int ifindex, const uint16_t *keep)
+/* Delete every ifaces entry of ifindex that carries a VLAN id (a trunk's),
+ * and its untagged one too with untagged; keep[vlan] != 0 spares that one.
+ * Returns how many went. */
+static unsigned vlan_entries_prune(struct sgd *d, int ifindex, const uint16_t *keep,
+				   bool untagged)
 {
 	int fd = sgbpf_map_fd(d->h, SGBPF_MAP_IFACES);
 	struct sgbpf_iface_key keys[SGBPF_MAX_IFACES], k, *prev = NULL;
@@ -185,8 +187,8 @@ static unsigned vlan_entries_prune(struct sgd *d, int ifindex, const uint16_t *k
 		prev = &keys[n++];
 	}
 	for (unsigned i = 0; i < n; i++) {
-		if ((int)keys[i].ifindex != ifindex || !keys[i].vlan_id ||
-		    (keep && keys[i].vlan_id < 4096 && keep[keys[i].vlan_id]))
+		if ((int)keys[i].ifindex != ifindex || (!keys[i].vlan_id && !untagged) ||
+		    (keep && keys[i].vlan_id && keys[i].vlan_id < 4096 && keep[keys[i].vlan_id]))
 			continue;
 		if (!bpf_map_delete_elem(fd, &keys[i]))
 			gone++;
@@ -265,7 +267,10 @@ static void trunk_sync(struct sgd *d)
 		else
 			added++;
 	}
-	removed = vlan_entries_prune(d, d->trunk_ifindex, want);
+	/* With the untagged entry a run without --trunk may have left (the
+	 * interface matched a glob): it would judge every frame of an unknown
+	 * VLAN with full authority. */
+	removed = vlan_entries_prune(d, d->trunk_ifindex, want, true);
 	if (!added && !changed && !removed && !failed)
 		return;
 	if (sgd_log_begin(&l, failed ? SGD_ERROR : SGD_INFO, "trunk_vlans")) {
@@ -291,7 +296,7 @@ static void trunk_gone(struct sgd *d, const char *why)
 
 	if (!ifindex)
 		return;
-	vlan_entries_prune(d, ifindex, NULL);
+	vlan_entries_prune(d, ifindex, NULL, false);
 	sgd_capture_begin();
 	sgbpf_detach(ifindex, d->link_dir);
 	sgd_capture_end(SGD_DEBUG, "detach_message");
@@ -320,10 +325,15 @@ static void trunk_update(struct sgd *d, int ifindex)
 	err = sgbpf_attach_xdp_only(d->h, ifindex, d->link_dir);
 	sgd_capture_end(SGD_ERROR, "attach_failed");
 	if (err) {
+		/* Retried at every sync: say it once per interface. */
 		d->attach_errors++;
-		log_trunk(SGD_ERROR, "trunk_attach_failed", d, ifindex, NULL, 0, strerror(-err));
+		if (d->trunk_failed_ifindex != ifindex)
+			log_trunk(SGD_ERROR, "trunk_attach_failed", d, ifindex, NULL, 0,
+				  strerror(-err));
+		d->trunk_failed_ifindex = ifindex;
 		return;
 	}
+	d->trunk_failed_ifindex = 0;
 	d->trunk_attached = true;
 	log_trunk(SGD_INFO, "trunk_attached", d, ifindex, "since_appeared_us",
 		  (sgd_now_ns() - d->trunk_seen_ns) / 1000, "XDP front line, keyed by VLAN id");
