@@ -15,6 +15,7 @@
 
 #include "ct.h"
 #include "harness.h"
+#include "metrics.h"
 #include "../lib/testlib.h"
 
 #define R4 "10.1.1.1"
@@ -297,11 +298,61 @@ static void test_ep_forget(void)
 	sg_policy_free(&p);
 }
 
+/* sgbpfd's batched counter (metrics.h) counts each table per family: an
+ * IPv4-only node's full ct4_new must not read as half of both families. */
+static void test_metrics_count_per_family(void)
+{
+	/* Entries per [metrics table][family]; ipv6 new stays empty. */
+	static const unsigned want[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX] = {
+		[SGBPF_METRICS_CT_NEW] = { [SGBPF_AF_V4] = 7, [SGBPF_AF_V6] = 0 },
+		[SGBPF_METRICS_CT_EST] = { [SGBPF_AF_V4] = 5, [SGBPF_AF_V6] = 3 },
+	};
+	int fds[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
+	struct sgbpf_ct_count c;
+	struct sgbpf_ct_maps m;
+	struct th t;
+	int steps = 0;
+
+	CU_ASSERT_EQUAL_FATAL(th_open(&t, false), 0);
+	sgbpf_ct_maps_of(t.h, &m);
+	for (int mt = 0; mt < SGBPF_METRICS_CT_MAX; mt++) {
+		enum sgbpf_ct_table tb = mt == SGBPF_METRICS_CT_NEW ? SGBPF_CT_TABLE_NEW :
+								       SGBPF_CT_TABLE_EST;
+
+		for (int f = 0; f < SGBPF_AF_MAX; f++) {
+			fds[mt][f] = m.fd[tb][f];
+			for (unsigned i = 0; i < want[mt][f]; i++) {
+				struct sgbpf_ct_val v = { .state = SGBPF_CT_ESTABLISHED };
+				struct sgbpf_ct_key k;
+
+				th_ct_key(&k, 1, f, 6, f == V4 ? A4 : A6, f == V4 ? R4 : R6, 80,
+					  40000 + i);
+				CU_ASSERT_EQUAL(sgbpf_ct_update(&m, tb, &k, &v, BPF_NOEXIST), 0);
+			}
+		}
+	}
+	/* Batches of 2: several steps per map, and a map ending mid-batch. */
+	CU_ASSERT_EQUAL_FATAL(sgbpf_ct_count_init(&c, fds, 2), 0);
+	sgbpf_ct_count_start(&c);
+	while (!sgbpf_ct_count_step(&c) && steps < 100)
+		steps++;
+	CU_ASSERT_EQUAL(c.err, 0);
+	CU_ASSERT_FALSE(c.running);
+	for (int mt = 0; mt < SGBPF_METRICS_CT_MAX; mt++)
+		for (int f = 0; f < SGBPF_AF_MAX; f++)
+			th_check(c.entries[mt][f] == want[mt][f], "counter: table %d family %d: "
+				 "%llu entries, want %u", mt, f,
+				 (unsigned long long)c.entries[mt][f], want[mt][f]);
+	sgbpf_ct_count_free(&c);
+	th_close(&t);
+}
+
 static CU_TestInfo ct_tests[] = {
 	{ "key_conversion", test_key_conversion },
 	{ "datapath_family_maps", test_datapath_family_maps },
 	{ "api", test_api },
 	{ "ep_forget", test_ep_forget },
+	{ "metrics_count_per_family", test_metrics_count_per_family },
 	CU_TEST_INFO_NULL,
 };
 

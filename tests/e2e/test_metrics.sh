@@ -4,8 +4,9 @@
 # `metrics` key of --config, /healthz 503 with no policy in force and 200
 # with one, every metric family in the exposition, counters moving by the
 # exact amounts real allowed and denied traffic makes them move, conntrack
-# entries equal to the pinned tables' (bpftool), generation, swaps and
-# rejected policies, 404/405/HEAD, malformed, oversized and binary requests,
+# entries and capacity per table and family equal to the pinned maps'
+# (bpftool), generation, swaps and rejected policies, 404/405/HEAD,
+# malformed, oversized and binary requests,
 # idle clients holding every slot (closed, the daemon keeps serving), and
 # ":port" listening on IPv6 and IPv4 after a restart that keeps the counters.
 set -u
@@ -79,6 +80,11 @@ delta() {
 # map_count MAP: entries in a pinned map, as bpftool sees them.
 map_count() {
 	bpftool -j map dump pinned "$PIN/maps/$1" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+
+# map_max MAP: max_entries of a pinned map.
+map_max() {
+	bpftool -j map show pinned "$PIN/maps/$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)["max_entries"])'
 }
 
 # raw PY_BYTES [body]: send these bytes on one connection, print the status
@@ -165,8 +171,13 @@ t_eq "every metric family has HELP and TYPE" "" "$missing"
 t_eq "every drop reason per endpoint (2 endpoints + unassigned)" 39 \
 	"$(grep -c '^sgbpf_drops_total{' "$WORK/m0")"
 t_eq "attached interfaces" 2 "$(val "$WORK/m0" sgbpf_attached_interfaces)"
-t_eq "ct_est capacity (both families)" 2097152 "$(val "$WORK/m0" 'sgbpf_conntrack_capacity{table="est"}')"
-t_eq "ct_new capacity (both families)" 262144 "$(val "$WORK/m0" 'sgbpf_conntrack_capacity{table="new"}')"
+# Capacity per table and family: each family's flows fill only its own map.
+for tf in est:ipv4:ct4_est est:ipv6:ct_est new:ipv4:ct4_new new:ipv6:ct_new; do
+	IFS=: read -r tab fam map <<<"$tf"
+	t_eq "$tab $fam capacity = max_entries of the pinned $map" "$(map_max "$map")" \
+		"$(val "$WORK/m0" "sgbpf_conntrack_capacity{table=\"$tab\",family=\"$fam\"}")"
+done
+t_eq "no family-less capacity series" 4 "$(grep -c '^sgbpf_conntrack_capacity{' "$WORK/m0")"
 t_eq "generation as logged" "$GEN" "$(val "$WORK/m0" sgbpf_policy_generation)"
 t_eq "one swap by this process" 1 "$(val "$WORK/m0" sgbpf_policy_swaps_total)"
 
@@ -193,13 +204,23 @@ delta "cli: inbound drops +3" "$WORK/m0" "$WORK/m1" \
 delta "cli: no reply went out" "$WORK/m0" "$WORK/m1" \
 	'sgbpf_allows_total{endpoint="e2e/cli-0",reason="tracked"}' 0
 delta "node: dropped, no rule +4" "$WORK/m0" "$WORK/m1" 'sgbpf_node_drops_total{reason="no-rule"}' 4
-est=$(( $(map_count ct4_est) + $(map_count ct_est) ))
-new=$(( $(map_count ct4_new) + $(map_count ct_new) ))
-t_eq "conntrack est entries = the pinned ct4_est's + ct_est's" "$est" "$(val "$WORK/m1" 'sgbpf_conntrack_entries{table="est"}')"
-t_eq "conntrack new entries = the pinned ct4_new's + ct_new's" "$new" "$(val "$WORK/m1" 'sgbpf_conntrack_entries{table="new"}')"
-t_match "the ping and UDP flows are confirmed" '^([2-9]|[0-9]{2,})$' "$est"
 t_exit "the count is fresh (under a second old)" 0 awk -v a="$(val "$WORK/m1" sgbpf_conntrack_count_age_seconds)" \
 	'BEGIN { exit !(a != "missing" && a + 0 < 1) }'
+# An IPv6 flow too, so both families have entries, then per table and family
+# the count equals the pinned map's.
+t_exit "remote -> web udp 5353 over IPv6 passes" 0 in_ns "$NS_REMOTE" python3 "$TRAFFIC" udp-try fd00:10::23 5353
+sleep 1.2
+scrape "$WORK/m2" || t_fail "scrape after the IPv6 flow"
+declare -A pinned
+for tf in est:ipv4:ct4_est est:ipv6:ct_est new:ipv4:ct4_new new:ipv6:ct_new; do
+	IFS=: read -r tab fam map <<<"$tf"
+	n=$(map_count "$map")
+	pinned[$tab.$fam]=$n
+	t_eq "conntrack $tab $fam entries = the pinned $map's" "$n" \
+		"$(val "$WORK/m2" "sgbpf_conntrack_entries{table=\"$tab\",family=\"$fam\"}")"
+done
+t_match "the IPv4 ping and UDP flows are confirmed" '^([2-9]|[0-9]{2,})$' "${pinned[est.ipv4]}"
+t_match "the IPv6 UDP flow is confirmed" '^[1-9][0-9]*$' "${pinned[est.ipv6]}"
 
 echo "== policy swaps"
 from=$(log_lines)

@@ -88,11 +88,16 @@ static void snapshot(struct sgbpf_metrics_snapshot *s, struct sgbpf_metrics_endp
 	s->g.ct_new_created = 101;
 	s->g.ct_est_created = 102;
 	s->ct_known = ct_known;
-	s->ct_entries[SGBPF_METRICS_CT_NEW] = 12;
-	s->ct_entries[SGBPF_METRICS_CT_EST] = 34;
+	/* An IPv4-only node: ct4_new full, the IPv6 maps empty. */
+	s->ct_entries[SGBPF_METRICS_CT_NEW][SGBPF_AF_V4] = 131072;
+	s->ct_entries[SGBPF_METRICS_CT_NEW][SGBPF_AF_V6] = 0;
+	s->ct_entries[SGBPF_METRICS_CT_EST][SGBPF_AF_V4] = 34;
+	s->ct_entries[SGBPF_METRICS_CT_EST][SGBPF_AF_V6] = 5;
 	s->ct_count_age_s = 0.5;
-	s->ct_capacity[SGBPF_METRICS_CT_NEW] = 262144;
-	s->ct_capacity[SGBPF_METRICS_CT_EST] = 1048576;
+	s->ct_capacity[SGBPF_METRICS_CT_NEW][SGBPF_AF_V4] = 131072;
+	s->ct_capacity[SGBPF_METRICS_CT_NEW][SGBPF_AF_V6] = 131073;
+	s->ct_capacity[SGBPF_METRICS_CT_EST][SGBPF_AF_V4] = 1048576;
+	s->ct_capacity[SGBPF_METRICS_CT_EST][SGBPF_AF_V6] = 1048577;
 	s->gc_deleted_est = 55;
 	s->gc_deleted_new = 66;
 	s->gc_deleted_frags = 4;
@@ -224,11 +229,19 @@ static void test_render_values(void)
 		 sgbpf_drop_reason_name(SGBPF_DROP_CT_FULL), 3000 + SGBPF_DROP_CT_FULL);
 	CU_ASSERT_TRUE(has_line(text, want));
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_unknown_iface_packets_total 77"));
-	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_entries{table=\"new\"} 12"));
-	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_entries{table=\"est\"} 34"));
+	/* Per table and family: the full ct4_new shows as full, not as half
+	 * of both families' capacity. */
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_entries{table=\"new\",family=\"ipv4\"} 131072"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_entries{table=\"new\",family=\"ipv6\"} 0"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_entries{table=\"est\",family=\"ipv4\"} 34"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_entries{table=\"est\",family=\"ipv6\"} 5"));
+	CU_ASSERT_EQUAL(count_prefix(text, "sgbpf_conntrack_entries{"), 4);
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_count_age_seconds 0.5"));
-	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"new\"} 262144"));
-	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"est\"} 1048576"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"new\",family=\"ipv4\"} 131072"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"new\",family=\"ipv6\"} 131073"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"est\",family=\"ipv4\"} 1048576"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"est\",family=\"ipv6\"} 1048577"));
+	CU_ASSERT_EQUAL(count_prefix(text, "sgbpf_conntrack_capacity{"), 4);
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_est_full_total 88"));
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_created_total{table=\"est\"} 102"));
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_gc_deleted_total{table=\"est\"} 55"));
@@ -263,7 +276,7 @@ static void test_render_ct_unknown(void)
 	CU_ASSERT_TRUE(has_line(text, "# TYPE sgbpf_conntrack_entries gauge"));
 	CU_ASSERT_EQUAL(count_prefix(text, "sgbpf_conntrack_entries{"), 0);
 	CU_ASSERT_EQUAL(count_prefix(text, "sgbpf_conntrack_count_age_seconds "), 0);
-	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"est\"} 1048576"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"est\",family=\"ipv6\"} 1048577"));
 	free(text);
 }
 

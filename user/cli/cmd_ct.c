@@ -52,24 +52,23 @@ struct ct_ctx {
 	struct sg_cidr addr;
 	bool flush, json;
 	cJSON *arr;
-	long matched, deleted, gone;
-	int err;
+	long matched;
 };
 
-static bool matches(const struct ct_ctx *x, const struct sgbpf_ct_entry *e)
+static bool matches(const struct ct_ctx *x, const struct sgbpf_ct_key *k)
 {
-	struct sg_addr a = { .family = e->key.family };
+	struct sg_addr a = { .family = k->family };
 
-	if (x->ep_id >= 0 && e->key.ep_id != (uint32_t)x->ep_id)
+	if (x->ep_id >= 0 && k->ep_id != (uint32_t)x->ep_id)
 		return false;
-	if (x->proto >= 0 && e->key.proto != x->proto)
+	if (x->proto >= 0 && k->proto != x->proto)
 		return false;
 	if (!x->have_addr)
 		return true;
-	memcpy(a.addr, e->key.local_addr, 16);
+	memcpy(a.addr, k->local_addr, 16);
 	if (sg_cidr_contains(&x->addr, &a))
 		return true;
-	memcpy(a.addr, e->key.remote_addr, 16);
+	memcpy(a.addr, k->remote_addr, 16);
 	return sg_cidr_contains(&x->addr, &a);
 }
 
@@ -163,26 +162,56 @@ static void print_entry(const struct ct_ctx *x, const struct sgbpf_ct_entry *e)
 static int on_entry(const struct sgbpf_ct_entry *e, void *ctx)
 {
 	struct ct_ctx *x = ctx;
-	int err;
 
-	if (!matches(x, e))
+	if (!matches(x, &e->key))
 		return 0;
 	x->matched++;
-	if (x->flush) {
-		err = sgbpf_inspect_ct_delete(x->ins, e);
-		if (!err)
-			x->deleted++;
-		else if (err == -ENOENT)
-			x->gone++;      /* expired and deleted by the datapath meanwhile */
-		else
-			x->err = err;
-		return 0;
-	}
 	if (x->json)
 		cJSON_AddItemToArray(x->arr, entry_json(x, e));
 	else
 		print_entry(x, e);
 	return 0;
+}
+
+/* flush: the keys to delete, collected in one walk (ct.h). */
+static bool flush_match(const struct sgbpf_ct_key *k, void *ctx)
+{
+	struct ct_ctx *x = ctx;
+
+	if (!matches(x, k))
+		return false;
+	x->matched++;
+	return true;
+}
+
+/* Delete the matching entries and print how many. */
+static int flush(struct ct_ctx *x, const struct live_opts *lo)
+{
+	size_t deleted = 0;
+	/* Matched but not deleted by us: expired and deleted by the datapath
+	 * between the walk and the delete (or seen twice by a walk restarted
+	 * when its key expired under it). */
+	long gone;
+	int err = sgbpf_ct_delete_if(&x->ins->ct, flush_match, x, &deleted);
+
+	if (err) {
+		fprintf(stderr, "%s: deleting the matching conntrack entries failed (%zu deleted): "
+			"%s%s\n", lo->verb, deleted, strerror(-err),
+			err == -EAGAIN ? " (the tables changed too fast under the walk); run it "
+			"again" : "");
+		return SG_EXIT_ERROR;
+	}
+	gone = x->matched > (long)deleted ? x->matched - (long)deleted : 0;
+	if (x->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(o, "flushed", deleted);
+		cJSON_AddNumberToObject(o, "alreadyGone", gone);
+		live_print_json(o);
+	} else {
+		printf("flushed %zu conntrack entr%s\n", deleted, deleted == 1 ? "y" : "ies");
+	}
+	return SG_EXIT_OK;
 }
 
 int cmd_ct(int argc, char **argv)
@@ -289,32 +318,26 @@ bad_addr:
 			return SG_EXIT_NO;
 		}
 	}
+	if (x.flush) {
+		rc = flush(&x, &lo);
+		sgbpf_inspect_close(&ins);
+		return rc;
+	}
 	if (x.json)
 		x.arr = cJSON_CreateArray();
-	else if (!x.flush)
+	else
 		printf("%-20s %-6s %-28s %-28s %-11s %-5s %-3s %-5s %8s %8s %8s %17s %s\n",
 		       "ENDPOINT", "PROTO", "LOCAL", "REMOTE", "STATE", "TABLE", "DIR", "RULE", "AGE",
 		       "IDLE", "EXPIRES", "PKTS IN/OUT", "BYTES IN/OUT");
 	rc = sgbpf_inspect_ct_foreach(&ins, on_entry, &x);
-	if (rc || x.err) {
+	if (rc) {
 		fprintf(stderr, "%s: walking the conntrack maps failed: %s\n", lo.verb,
-			strerror(-(rc ? rc : x.err)));
+			strerror(-rc));
 		cJSON_Delete(x.arr);
 		sgbpf_inspect_close(&ins);
 		return SG_EXIT_ERROR;
 	}
-	if (x.flush) {
-		if (x.json) {
-			cJSON *o = cJSON_CreateObject();
-
-			cJSON_AddNumberToObject(o, "flushed", x.deleted);
-			cJSON_AddNumberToObject(o, "alreadyGone", x.gone);
-			cJSON_Delete(x.arr);
-			live_print_json(o);
-		} else {
-			printf("flushed %ld conntrack entr%s\n", x.deleted, x.deleted == 1 ? "y" : "ies");
-		}
-	} else if (x.json) {
+	if (x.json) {
 		cJSON *o = cJSON_CreateObject();
 
 		live_add_u64(o, "generation", ins.state.generation);

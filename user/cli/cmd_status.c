@@ -155,6 +155,67 @@ static const enum sgbpf_map fill_maps[] = {
 	SGBPF_MAP_PROBE_PORTS,
 };
 
+static double fill_percent(long n, uint32_t max)
+{
+	return max ? (double)(int)(n * 1000.0 / max) / 10 : 0;
+}
+
+/*
+ * conntrack: entries and capacity per table, both families together (keys
+ * established, establishedMax, new, newMax) and per family under
+ * families.ipv4 / families.ipv6: each family's flows fill only its own
+ * maps (ct.h). count: the fill_maps' entries (-errno: unknown, null).
+ */
+static void conntrack_json(cJSON *d, const struct sgbpf_inspect *ins, const long *count)
+{
+	static const struct { enum sgbpf_ct_table t; const char *n, *max; } tab[] = {
+		{ SGBPF_CT_TABLE_EST, "established", "establishedMax" },
+		{ SGBPF_CT_TABLE_NEW, "new", "newMax" },
+	};
+	long n[SGBPF_CT_TABLE_MAX] = { 0 };
+	uint64_t max[SGBPF_CT_TABLE_MAX] = { 0 };
+	cJSON *fams = cJSON_CreateObject();
+
+	for (int f = 0; f < SGBPF_AF_MAX; f++) {
+		cJSON *o = cJSON_AddObjectToObject(fams, sgbpf_family_name(f));
+
+		for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+			enum sgbpf_map m = sgbpf_ct_map(tab[i].t, f);
+			uint32_t cap = sgbpf_inspect_max_entries(ins, m);
+
+			if (count[m] >= 0)
+				cJSON_AddNumberToObject(o, tab[i].n, count[m]);
+			else
+				cJSON_AddNullToObject(o, tab[i].n);
+			cJSON_AddNumberToObject(o, tab[i].max, cap);
+			n[tab[i].t] += count[m] > 0 ? count[m] : 0;
+			max[tab[i].t] += cap;
+		}
+	}
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		cJSON_AddNumberToObject(d, tab[i].n, n[tab[i].t]);
+		cJSON_AddNumberToObject(d, tab[i].max, (double)max[tab[i].t]);
+	}
+	cJSON_AddItemToObject(d, "families", fams);
+}
+
+/* "12 of 131072 (0.0%)" from a families.<family> object's key and key"Max". */
+static const char *occupancy(const cJSON *o, const char *key, char *buf, size_t len)
+{
+	char mk[32];
+	const cJSON *n = cJSON_GetObjectItem(o, key);
+	double max;
+
+	snprintf(mk, sizeof(mk), "%sMax", key);
+	max = cJSON_GetObjectItem(o, mk)->valuedouble;
+	if (!cJSON_IsNumber(n))
+		snprintf(buf, len, "? of %.0f (not readable)", max);
+	else
+		snprintf(buf, len, "%.0f of %.0f (%.1f%%)", n->valuedouble, max,
+			 fill_percent((long)n->valuedouble, (uint32_t)max));
+	return buf;
+}
+
 static uint64_t drops_total(const struct sgbpf_global_stats *g)
 {
 	uint64_t n = 0;
@@ -176,6 +237,7 @@ int cmd_status(int argc, char **argv)
 	struct sgbpf_inspect ins;
 	double interval = 1;
 	uint32_t current[SGBPF_PROG_MAX] = { 0 };
+	long count[SGBPF_MAP_MAX];      /* of the fill_maps, -errno when unknown */
 	cJSON *doc, *d, *daemon, *atts, *trunks, *maps, *drops, *by;
 	int opt, rc;
 	char *end;
@@ -312,9 +374,11 @@ int cmd_status(int argc, char **argv)
 	}
 
 	maps = cJSON_AddArrayToObject(doc, "maps");
+	for (int m = 0; m < SGBPF_MAP_MAX; m++)
+		count[m] = -ENOENT;
 	for (size_t i = 0; i < sizeof(fill_maps) / sizeof(fill_maps[0]); i++) {
 		enum sgbpf_map m = fill_maps[i];
-		long n = sgbpf_inspect_count(&ins, m);
+		long n = count[m] = sgbpf_inspect_count(&ins, m);
 		uint32_t max = sgbpf_inspect_max_entries(&ins, m);
 		cJSON *o;
 
@@ -324,16 +388,11 @@ int cmd_status(int argc, char **argv)
 		cJSON_AddStringToObject(o, "name", sgbpf_map_name(m));
 		cJSON_AddNumberToObject(o, "entries", n);
 		cJSON_AddNumberToObject(o, "maxEntries", max);
-		cJSON_AddNumberToObject(o, "percent", max ? (double)(int)(n * 1000.0 / max) / 10 : 0);
+		cJSON_AddNumberToObject(o, "percent", fill_percent(n, max));
 		cJSON_AddItemToArray(maps, o);
 	}
 	d = cJSON_AddObjectToObject(doc, "conntrack");
-	cJSON_AddNumberToObject(d, "established",
-				(double)sgbpf_inspect_ct_count(&ins, SGBPF_CT_TABLE_EST));
-	/* Capacities of both families' tables together (layout.h sizes each). */
-	cJSON_AddNumberToObject(d, "establishedMax", (double)SGBPF_CT_EST_MAX * SGBPF_AF_MAX);
-	cJSON_AddNumberToObject(d, "new", (double)sgbpf_inspect_ct_count(&ins, SGBPF_CT_TABLE_NEW));
-	cJSON_AddNumberToObject(d, "newMax", (double)SGBPF_CT_NEW_MAX * SGBPF_AF_MAX);
+	conntrack_json(d, &ins, count);
 	live_add_u64(d, "newCreated", g0.ct_new_created);
 	live_add_u64(d, "establishedCreated", g0.ct_est_created);
 	live_add_u64(d, "establishedFull", g0.ct_est_full);
@@ -453,10 +512,18 @@ int cmd_status(int argc, char **argv)
 			       cJSON_GetObjectItem(m, "percent")->valuedouble);
 	}
 	d = cJSON_GetObjectItem(doc, "conntrack");
-	printf("\nconntrack:    %.0f established of %u, %.0f new of %u (IPv4 and IPv6 "
-	       "together); %llu could not be promoted, %llu new flows dropped (table full)\n",
-	       cJSON_GetObjectItem(d, "established")->valuedouble, SGBPF_CT_EST_MAX * SGBPF_AF_MAX,
-	       cJSON_GetObjectItem(d, "new")->valuedouble, SGBPF_CT_NEW_MAX * SGBPF_AF_MAX,
+	/* Per family: each has its own maps, and one fills while the other
+	 * is empty. */
+	for (int f = 0; f < SGBPF_AF_MAX; f++) {
+		cJSON *o = cJSON_GetObjectItem(cJSON_GetObjectItem(d, "families"),
+					       sgbpf_family_name(f));
+		char est[48], new[48];
+
+		printf("%s%s: %s established, %s new\n", f ? "              " : "\nconntrack:    ",
+		       f == SGBPF_AF_V4 ? "IPv4" : "IPv6", occupancy(o, "established", est, sizeof(est)),
+		       occupancy(o, "new", new, sizeof(new)));
+	}
+	printf("              %llu could not be promoted, %llu new flows dropped (table full)\n",
 	       (unsigned long long)g0.ct_est_full,
 	       (unsigned long long)g0.drops_by_reason[SGBPF_DROP_CT_FULL]);
 	if (interval > 0)

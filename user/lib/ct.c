@@ -308,24 +308,31 @@ static long delete_raw(int fd, const uint8_t *keys, uint32_t n, size_t ksz)
 }
 
 /* Collect the raw keys of one map that match, then delete them: deleting
- * during the walk would restart it. */
-static long delete_if_in(int fd, uint8_t family,
-			 bool (*match)(const struct sgbpf_ct_key *k, void *ctx), void *ctx)
+ * during the walk would restart it at every delete. Adds the deletions to
+ * *deleted; -EAGAIN when keys vanishing under the walk (the datapath's
+ * expiries) kept restarting it past the step limit: the keys collected
+ * until then are deleted all the same. */
+static int delete_if_in(int fd, uint8_t family,
+			bool (*match)(const struct sgbpf_ct_key *k, void *ctx), void *ctx,
+			size_t *deleted)
 {
 	size_t ksz = key_size(family), cap = 1024, n = 0;
 	union ct_raw rk[2];
 	uint64_t steps = 0;
 	uint8_t *keys;
-	long ret;
-	int i = 0;
+	long done;
+	int i = 0, err = 0;
 
 	keys = malloc(cap * ksz);
 	if (!keys)
 		return -ENOMEM;
-	while (steps++ < CT_WALK_STEPS &&
-	       !bpf_map_get_next_key(fd, steps > 1 ? &rk[i ^ 1] : NULL, &rk[i])) {
+	while (!bpf_map_get_next_key(fd, steps ? &rk[i ^ 1] : NULL, &rk[i])) {
 		struct sgbpf_ct_key k;
 
+		if (++steps > CT_WALK_STEPS) {
+			err = -EAGAIN;
+			break;
+		}
 		wide_of(family, &rk[i], &k);
 		if (!match || match(&k, ctx)) {
 			if (n == cap) {
@@ -342,12 +349,14 @@ static long delete_if_in(int fd, uint8_t family,
 		}
 		i ^= 1;
 	}
-	if (errno != ENOENT && steps <= CT_WALK_STEPS)
-		ret = -errno;
-	else
-		ret = delete_raw(fd, keys, n, ksz);
+	if (!err && errno != ENOENT)
+		err = -errno;
+	done = delete_raw(fd, keys, n, ksz);
 	free(keys);
-	return ret;
+	if (done < 0)
+		return err ? err : (int)done;
+	*deleted += done;
+	return err;
 }
 
 int sgbpf_ct_delete_if(const struct sgbpf_ct_maps *m,
@@ -359,15 +368,13 @@ int sgbpf_ct_delete_if(const struct sgbpf_ct_maps *m,
 
 	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++) {
 		for (int f = 0; f < SGBPF_AF_MAX; f++) {
-			long r;
+			int r;
 
 			if (m->fd[t][f] < 0)
 				continue;
-			r = delete_if_in(m->fd[t][f], f, match, ctx);
-			if (r >= 0)
-				n += r;
-			else if (!err)
-				err = (int)r;
+			r = delete_if_in(m->fd[t][f], f, match, ctx, &n);
+			if (r && !err)
+				err = r;
 		}
 	}
 	if (deleted)

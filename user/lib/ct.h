@@ -86,7 +86,13 @@ int sgbpf_ct_foreach(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t, unsig
 		     sgbpf_ct_walk_cb cb, void *ctx);
 
 /* Delete every entry of both tables whose key match() accepts (match NULL:
- * every entry). *deleted (may be NULL) counts the deletions. */
+ * every entry): one walk per map collects the keys, then they are deleted
+ * (batched), so the cost is linear in the table size. match() sees each
+ * key once, more only when the walk restarted (its key vanished under it);
+ * keys gone by the time of the delete are skipped. *deleted (may be NULL)
+ * counts the deletions. On failure the other maps are still done and the
+ * first error returned (-EAGAIN: a walk restarted past its step limit;
+ * running it again finishes the job). */
 int sgbpf_ct_delete_if(const struct sgbpf_ct_maps *m,
 		       bool (*match)(const struct sgbpf_ct_key *k, void *ctx), void *ctx,
 		       size_t *deleted);

@@ -118,9 +118,9 @@ static int metrics(struct sgd *d, struct sgbpf_http_reply *r)
 		s.ct_count_age_s = (now - m->ct.done_ns) / 1e9;
 	}
 	for (int f = 0; f < SGBPF_AF_MAX; f++) {
-		s.ct_capacity[SGBPF_METRICS_CT_NEW] +=
+		s.ct_capacity[SGBPF_METRICS_CT_NEW][f] =
 			sgbpf_inspect_max_entries(&m->ins, sgbpf_ct_map(SGBPF_CT_TABLE_NEW, f));
-		s.ct_capacity[SGBPF_METRICS_CT_EST] +=
+		s.ct_capacity[SGBPF_METRICS_CT_EST][f] =
 			sgbpf_inspect_max_entries(&m->ins, sgbpf_ct_map(SGBPF_CT_TABLE_EST, f));
 	}
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -241,8 +241,12 @@ void sgd_metrics_serve(struct sgd *d, const struct pollfd *p)
 			 "sgbpf_conntrack_entries is left out until it works",
 			 strerror(-m->ct.err));
 	m->last_ct_err = m->ct.err;
-	sgd_logm(SGD_DEBUG, "ct_counted", "new=%llu est=%llu took_ms=%.3f",
-		 (unsigned long long)m->ct.entries[SGBPF_METRICS_CT_NEW],
-		 (unsigned long long)m->ct.entries[SGBPF_METRICS_CT_EST], m->ct.pass_ns / 1e6);
+	sgd_logm(SGD_DEBUG, "ct_counted", "new_ipv4=%llu new_ipv6=%llu est_ipv4=%llu "
+		 "est_ipv6=%llu took_ms=%.3f",
+		 (unsigned long long)m->ct.entries[SGBPF_METRICS_CT_NEW][SGBPF_AF_V4],
+		 (unsigned long long)m->ct.entries[SGBPF_METRICS_CT_NEW][SGBPF_AF_V6],
+		 (unsigned long long)m->ct.entries[SGBPF_METRICS_CT_EST][SGBPF_AF_V4],
+		 (unsigned long long)m->ct.entries[SGBPF_METRICS_CT_EST][SGBPF_AF_V6],
+		 m->ct.pass_ns / 1e6);
 	sgbpf_http_retry(m->http);
 }

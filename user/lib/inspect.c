@@ -372,17 +372,6 @@ int sgbpf_inspect_ct_foreach(const struct sgbpf_inspect *ins, sgbpf_ct_cb cb, vo
 	return rc ? rc : sgbpf_ct_foreach(&ins->ct, SGBPF_CT_TABLE_NEW, 0, ct_entry, &w);
 }
 
-int sgbpf_inspect_ct_delete(const struct sgbpf_inspect *ins, const struct sgbpf_ct_entry *e)
-{
-	return sgbpf_ct_delete(&ins->ct, e->established_map ? SGBPF_CT_TABLE_EST :
-							      SGBPF_CT_TABLE_NEW, &e->key);
-}
-
-long sgbpf_inspect_ct_count(const struct sgbpf_inspect *ins, enum sgbpf_ct_table t)
-{
-	return sgbpf_ct_count(&ins->ct, t);
-}
-
 int sgbpf_inspect_compile(const struct sgbpf_inspect *ins, const char *dir,
 			  struct sg_policy *pol, struct sg_compiled *c,
 			  struct sg_diags *diags, bool *stale)

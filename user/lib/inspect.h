@@ -108,12 +108,6 @@ struct sgbpf_ct_entry {
 typedef int (*sgbpf_ct_cb)(const struct sgbpf_ct_entry *e, void *ctx);
 int sgbpf_inspect_ct_foreach(const struct sgbpf_inspect *ins, sgbpf_ct_cb cb, void *ctx);
 
-/* Delete one entry (needs SGBPF_INSPECT_CT_WRITE). -ENOENT when gone. */
-int sgbpf_inspect_ct_delete(const struct sgbpf_inspect *ins, const struct sgbpf_ct_entry *e);
-
-/* Entries of one conntrack table (both families), or -errno. */
-long sgbpf_inspect_ct_count(const struct sgbpf_inspect *ins, enum sgbpf_ct_table t);
-
 /*
  * Load and compile the policy directory dir with the endpoint ids of the
  * active slot's records, so endpoint ids (and rule ids, which depend only

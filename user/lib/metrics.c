@@ -205,22 +205,32 @@ static void render_node(const struct sgbpf_metrics_snapshot *s, struct sgbpf_met
 	sample_u64(b, "sgbpf_unknown_iface_packets_total", s->g.unknown_iface, 0);
 }
 
+/* One sample per conntrack table and family. */
+static void per_table_family(struct sgbpf_metrics_buf *b, const char *name,
+			     const uint64_t v[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX])
+{
+	for (int t = 0; t < SGBPF_METRICS_CT_MAX; t++)
+		for (int f = 0; f < SGBPF_AF_MAX; f++)
+			sample_u64(b, name, v[t][f], 2, "table", ct_table[t], "family",
+				   sgbpf_family_name(f));
+}
+
 static void render_conntrack(const struct sgbpf_metrics_snapshot *s, struct sgbpf_metrics_buf *b)
 {
 	family(b, "sgbpf_conntrack_entries", "gauge",
-	       "Conntrack entries per table (new: unconfirmed, LRU; est: confirmed), "
-	       "counted in batches; see sgbpf_conntrack_count_age_seconds.");
+	       "Conntrack entries per table (new: unconfirmed, LRU; est: confirmed) and "
+	       "family, each its own map; counted in batches, see "
+	       "sgbpf_conntrack_count_age_seconds.");
 	if (s->ct_known)
-		for (int t = 0; t < SGBPF_METRICS_CT_MAX; t++)
-			sample_u64(b, "sgbpf_conntrack_entries", s->ct_entries[t], 1, "table",
-				   ct_table[t]);
+		per_table_family(b, "sgbpf_conntrack_entries", s->ct_entries);
 	family(b, "sgbpf_conntrack_count_age_seconds", "gauge",
 	       "Age of the count in sgbpf_conntrack_entries.");
 	if (s->ct_known)
 		sgbpf_metrics_printf(b, "sgbpf_conntrack_count_age_seconds %.9g\n", s->ct_count_age_s);
-	family(b, "sgbpf_conntrack_capacity", "gauge", "Conntrack table capacity (max_entries).");
-	for (int t = 0; t < SGBPF_METRICS_CT_MAX; t++)
-		sample_u64(b, "sgbpf_conntrack_capacity", s->ct_capacity[t], 1, "table", ct_table[t]);
+	family(b, "sgbpf_conntrack_capacity", "gauge",
+	       "Conntrack capacity (max_entries) per table and family: a family's flows "
+	       "can only use its own map's.");
+	per_table_family(b, "sgbpf_conntrack_capacity", s->ct_capacity);
 	family(b, "sgbpf_conntrack_est_full_total", "counter",
 	       "Confirmed flows that could not be promoted because the established table "
 	       "was full (EC2 conntrack_allowance_exceeded).");
@@ -371,7 +381,7 @@ int sgbpf_ct_count_step(struct sgbpf_ct_count *c)
 	c->pass_ns += mono_ns() - t0;
 	if (err && err != -ENOENT)
 		return pass_end(c, err);
-	c->partial[c->walk / SGBPF_AF_MAX] += n;
+	c->partial[c->walk / SGBPF_AF_MAX][c->walk % SGBPF_AF_MAX] += n;
 	if (err == -ENOENT) {            /* this map is done */
 		c->have_tok = false;
 		if (++c->walk == CT_WALKS)

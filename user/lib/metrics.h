@@ -55,10 +55,12 @@ struct sgbpf_metrics_snapshot {
 	const struct sgbpf_metrics_endpoint *eps;
 	size_t n_eps;
 	struct sgbpf_global_stats g; /* summed over CPUs                         */
+	/* Conntrack per table and family (SGBPF_AF_*): each is its own map
+	 * (ct.h), and one family's map fills while the other's is empty. */
 	bool ct_known;               /* ct_entries hold a completed count        */
-	uint64_t ct_entries[SGBPF_METRICS_CT_MAX];
+	uint64_t ct_entries[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	double ct_count_age_s;       /* how old that count is                    */
-	uint64_t ct_capacity[SGBPF_METRICS_CT_MAX];
+	uint64_t ct_capacity[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	uint64_t gc_deleted_est, gc_deleted_new, gc_deleted_frags;
 };
 
@@ -67,7 +69,8 @@ int sgbpf_metrics_render(const struct sgbpf_metrics_snapshot *s, struct sgbpf_me
 
 /* ---- conntrack entry counter ------------------------------------------- */
 /*
- * Counts the entries of ct_new and ct_est with BPF_MAP_LOOKUP_BATCH, one
+ * Counts the entries of each conntrack map (new and est table, IPv4 and
+ * IPv6) with BPF_MAP_LOOKUP_BATCH, one
  * batch per step, so a million entries never hold up the caller's loop for
  * more than one batch. The batch cursor of a hash map is a bucket index, so
  * entries deleted or added between steps never restart the walk; the count
@@ -80,9 +83,9 @@ struct sgbpf_ct_count {
 	void *keys, *vals, *tok_in, *tok_out;
 	bool running, have_tok;
 	int walk;                    /* map being walked: table * AF_MAX + family */
-	uint64_t partial[SGBPF_METRICS_CT_MAX];
-	/* Of the last completed pass: */
-	uint64_t entries[SGBPF_METRICS_CT_MAX];
+	uint64_t partial[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
+	/* Of the last completed pass, per table and family: */
+	uint64_t entries[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	uint64_t done_ns;            /* CLOCK_MONOTONIC when it ended, 0 = never */
 	int err;                     /* 0, or -errno: entries not valid          */
 	uint64_t pass_ns;            /* loop time the pass took (sum of steps)   */
