@@ -443,6 +443,17 @@ static __always_inline int sg_ct_advance(struct sgbpf_ct_val *v, const struct sg
 		return SG_CT_PASS;
 	}
 
+	/* The common case first, straight-line: a segment of an established
+	 * connection that changes no state (no SYN, FIN or RST). */
+	if (likely(st == SGBPF_CT_ESTABLISHED &&
+		   !(fl & (SG_TCP_SYN | SG_TCP_FIN | SG_TCP_RST)))) {
+		if (!from_origin) {
+			v->seen_reply = 1;
+			v->ct_flags &= ~SGBPF_CT_F_PICKUP;
+		}
+		sg_ct_seq_update(v, p, dir);
+		return SG_CT_PASS;
+	}
 	if (fl & SG_TCP_RST) {
 		/* A blind RST changes nothing (the caller counts it). */
 		if (!sg_ct_rst_ok(v, p, dir))

@@ -145,6 +145,20 @@ struct {
 	__type(value, struct sgbpf_ct_val);
 } ct_scratch SEC(".maps");
 
+/* sg_now()'s per-CPU cache of the coarse clock: its value for one jiffy.
+ * Private like ct_scratch (not pinned, not in the loader's map list). */
+struct sg_clock {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sg_clock);
+} clock_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SGBPF_FRAG_MAX);

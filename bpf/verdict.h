@@ -654,6 +654,35 @@ static __always_inline void sg_account(struct sg_verdict *v, const struct sg_pkt
 }
 
 /*
+ * The coarse clock (bpf_ktime_get_coarse_ns(): jiffy resolution is plenty
+ * for idle timeouts of seconds, and costs a fraction of bpf_ktime_get_ns(),
+ * a clock read, ~25 ns on KVM). The coarse clock only moves on a tick, so
+ * its value is cached per CPU for the current jiffy: bpf_jiffies64() is
+ * inlined (a load), the helper call is not (~2 ns a packet). The value may
+ * lag the clock by the tick that is being processed: harmless at this
+ * resolution. ns is written before jiffies, so a program that interrupts
+ * the update sees either the old jiffy (and reads the clock itself) or a
+ * complete entry.
+ */
+static __always_inline __u64 sg_now(void)
+{
+	__u64 j = bpf_jiffies64(), now;
+	struct sg_clock *c;
+	__u32 zero = 0;
+
+	c = bpf_map_lookup_elem(&clock_cache, &zero);
+	if (likely(c) && c->jiffies == j)
+		return c->ns;
+	now = bpf_ktime_get_coarse_ns();
+	if (c) {
+		c->ns = now;
+		barrier();
+		c->jiffies = j;
+	}
+	return now;
+}
+
+/*
  * Judge a parsed packet for the endpoint, direction and slot in *v, and
  * account for the verdict. A global (non-inlined) function on purpose: the
  * verifier checks it once per program with *p unknown, instead of once for
@@ -675,9 +704,7 @@ __noinline int sg_judge(struct sg_pkt *p, struct sg_verdict *v)
 	cfg = bpf_map_lookup_elem(&slot_config, &slot);
 	if (!cfg)
 		return SGBPF_VERDICT_DROP;
-	/* Jiffy resolution is plenty for idle timeouts of seconds, and costs
-	 * a fraction of bpf_ktime_get_ns() (a clock read, ~25 ns on KVM). */
-	now = bpf_ktime_get_coarse_ns();
+	now = sg_now();
 	v->slot = slot;
 	v->dir &= 1;
 	v->rule_id = SGBPF_RULE_NONE;
