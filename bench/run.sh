@@ -152,7 +152,7 @@ mem() { # E R FILL: total memlock KiB, and the LPM tries' share
 	"$B/sgbpf-bench" --policy "$W/m" "$W/m.pcap" --batches 1 --ct-fill "$3" --maps >"$W/out" ||
 		{ cat "$W/out" >&2; exit 1; }
 	awk '$1 == "total" { t = $2 } $1 == "rule_trie" || $1 == "port_trie" { p += $3 }
-	     $1 == "ct4_est" { c = $3 } END { print t, p, c }' "$W/out"
+	     $1 == "ct4t_est" { c = $3 } END { print t, p, c }' "$W/out"
 }
 base=$(mem 1 10 0) eps=$(mem 100 10 0) rules=$(mem 1 1010 0) flows=$(mem 1 10 100000)
 echo "$base $eps $rules $flows" | awk '{
@@ -160,6 +160,6 @@ echo "$base $eps $rules $flows" | awk '{
 	printf "%-38s %12.1f\n", "per endpoint (100 vs 1 endpoint)", ($4 - $1) / 99
 	printf "%-38s %12.1f\n", "per 1000 rules (1010 vs 10 rules)", $7 - $1
 	printf "%-38s %12.1f\n", "  of which rule/port tries", $8 - $2
-	printf "%-38s %12.1f\n", "per 100k conntrack entries (ct4_est)", $12 - $3 }'
+	printf "%-38s %12.1f\n", "per 100k conntrack entries (ct4t_est)", $12 - $3 }'
 echo "command: sgbpf-bench --maps on gen-policy --endpoints E --rules R (--ct-fill 100000)"
 } | save memory-table5

@@ -94,7 +94,8 @@ struct {
 
 /*
  * Each table is one map per family (layout.h): ct4_* keyed by the compact
- * IPv4 key, ct_* by the wide key (IPv6 flows only). Capacities are per
+ * IPv4 key, ct_* by the wide key (IPv6 flows only); confirmed IPv4 TCP
+ * flows are in ct4t_est instead of ct4_est. Capacities are per
  * family: a node's pods are mostly of one family (EKS clusters are IPv4 or
  * IPv6), which must not get half the table.
  *
@@ -134,6 +135,17 @@ struct {
 	__type(key, struct sgbpf_ct_key);
 	__type(value, struct sgbpf_ct_val);
 } ct_est SEC(".maps");
+
+/* Confirmed IPv4 TCP flows, out of ct4_est: a 12-byte key (no endpoint,
+ * no protocol; the entry names the endpoint), one hash round less on the
+ * established fast path. Capacity of its own, like each family's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SGBPF_CT_EST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sgbpf_ct4t_key);
+	__type(value, struct sgbpf_ct_val);
+} ct4t_est SEC(".maps");
 
 /* Where sg_ct_create() builds a new entry: the value no longer fits the
  * 512-byte stack beside the rest of sg_judge(). Per CPU, one entry, no

@@ -223,9 +223,10 @@ static __always_inline struct sgbpf_ep_val *sg_ep_config(__u32 slot, __u32 ep_id
  * Does the flow's entry prove that this packet passes the source/destination
  * check, endpoint-policy check and MAC check of the policy in force?
  *
- * Conntrack keys carry the endpoint and its local address, so an entry of
- * ep_id with local address X stands for a packet that passed ep_id's check
- * with X. That proof is only as fresh as the policy it was made under: a
+ * Conntrack keys carry the endpoint (ct4t_est: its entries do, and
+ * sg_ct_get() takes only the packet's endpoint's) and its local address, so
+ * an entry of ep_id with local address X stands for a packet that passed
+ * ep_id's check with X. That proof is only as fresh as the policy it was made under: a
  * swap can take X from ep_id, change its MAC, or drop its policy. So an entry
  * vouches only for the generation it was checked in (checked_gen, written
  * when a packet passed the full check: sg_ct_vouch). After a swap, each flow's

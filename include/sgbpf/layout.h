@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define SGBPF_LAYOUT_VERSION 4
+#define SGBPF_LAYOUT_VERSION 5
 
 /* ---- capacities (map max_entries) ------------------------------------- */
 #define SGBPF_MAX_ENDPOINTS   1024     /* endpoint ids are 0..MAX-1          */
@@ -196,7 +196,8 @@ struct sgbpf_iface_val {
  *
  * Each conntrack table is one map per family: IPv4 flows are keyed by the
  * compact sgbpf_ct4_key (maps ct4_est, ct4_new), IPv6 flows by the wide
- * sgbpf_ct_key (ct_est, ct_new). The kernel hashes and compares the whole
+ * sgbpf_ct_key (ct_est, ct_new); confirmed IPv4 TCP flows, the bulk of
+ * established traffic, by sgbpf_ct4t_key (ct4t_est) instead of ct4_est. The kernel hashes and compares the whole
  * key on every lookup, and a 16-byte key costs one jhash round where the
  * 44-byte one costs three (about a third of the established fast path).
  * Userspace sees every entry under the wide key (user/lib/ct.h); there an
@@ -225,6 +226,23 @@ struct sgbpf_ct4_key {
 };
 _Static_assert(SGBPF_MAX_ENDPOINTS <= 65536, "sgbpf_ct4_key.ep_id is 16 bits");
 
+/*
+ * Confirmed IPv4 TCP flows (map ct4t_est, the established fast path's
+ * table): addresses and ports only, 12 bytes, which the kernel hashes with
+ * no mixing round. The endpoint is in the entry (sgbpf_ct_val.ep_id): an
+ * address has one owner per policy slot, so the tuple names one endpoint,
+ * but addresses move between endpoints across swaps, so a hit counts only
+ * when the entry's ep_id is the packet's endpoint (else it is absent, and
+ * a promotion replaces it). Laid out as the last 12 bytes of sgbpf_ct4_key.
+ */
+struct sgbpf_ct4t_key {
+	__u8  local_addr[4];
+	__u8  remote_addr[4];
+	__be16 local_port;
+	__be16 remote_port;
+};
+_Static_assert(sizeof(struct sgbpf_ct4t_key) == 12, "a 12-byte key: jhash2 of 3 words");
+
 struct sgbpf_ct_val {
 	__u64 created_ns;
 	__u64 last_seen_ns;        /* bpf_ktime_get_ns() of last packet     */
@@ -249,7 +267,11 @@ struct sgbpf_ct_val {
 	__u32 ack_last[SGBPF_DIR_MAX];
 	__u8  seq_known;           /* SGBPF_CT_SEQ_KNOWN / _ACK_KNOWN bits  */
 	__u8  ct_flags;            /* SGBPF_CT_F_*                          */
-	__u8  pad2[6];
+	/* The endpoint that owns the flow. Authoritative in ct4t_est, whose
+	 * key has none; elsewhere a copy of the key's (the datapath writes it
+	 * at creation and promotion). */
+	__u16 ep_id;
+	__u8  pad2[4];
 };
 #define SGBPF_CT_CHECKED         (1u << 0) /* checked_gen is valid             */
 #define SGBPF_CT_CHECKED_MAC     (1u << 1) /* the endpoint had a MAC: ep_mac   */

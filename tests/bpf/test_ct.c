@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Conntrack split per family (layout.h, user/lib/ct.h): the datapath keeps
- * IPv4 flows under the compact key in ct4_*, IPv6 flows under the wide key
- * in ct_*, and the userspace API shows both under the wide key: key
- * conversion, lookups, walks, counts, batched inserts, conditional deletes
- * (sgbpf_ep_forget) and the map shape check.
+ * IPv4 flows under the compact key in ct4_*, confirmed IPv4 TCP flows under
+ * the 12-byte key in ct4t_est (the endpoint in the entry), IPv6 flows under
+ * the wide key in ct_*, and the userspace API shows all under the wide key:
+ * key conversion, lookups, walks, counts, batched inserts, conditional
+ * deletes (sgbpf_ep_forget) and the map shape check. ct4t_est's entry
+ * serves only its own endpoint: an address that moved to another endpoint
+ * doesn't take the flow with it, and that endpoint's promotion replaces the
+ * stale entry.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -50,6 +54,17 @@ static void test_key_conversion(void)
 	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_NEW, V6), SGBPF_MAP_CT_NEW);
 	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_MAX, V4), SGBPF_MAP_MAX);
 	CU_ASSERT_EQUAL(sgbpf_ct_map(SGBPF_CT_TABLE_EST, SGBPF_AF_MAX), SGBPF_MAP_MAX);
+	{
+		enum sgbpf_map mp[SGBPF_CT_FAMILY_MAPS];
+
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_EST, V4, mp), 2);
+		CU_ASSERT(mp[0] == SGBPF_MAP_CT4_EST && mp[1] == SGBPF_MAP_CT4T_EST);
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_NEW, V4, mp), 1);
+		CU_ASSERT_EQUAL(mp[0], SGBPF_MAP_CT4_NEW);
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_EST, V6, mp), 1);
+		CU_ASSERT_EQUAL(mp[0], SGBPF_MAP_CT_EST);
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_MAX, V4, mp), 0);
+	}
 }
 
 static void two_family_policy(struct sg_policy *p)
@@ -82,20 +97,34 @@ static void test_datapath_family_maps(void)
 	th_tcp_handshake(&t, a, V6, R6, 40000, A6, 80);
 	th_udp(&s, V4, R4, A4, 5000, 53);
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
+	/* A UDP stream: confirmed, but not TCP, so in ct4_est. */
+	th_udp(&s, V4, R4, A4, 5001, 53);
+	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
+	th_udp(&s, V4, A4, R4, 53, 5001);
+	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_TRACKED);
 
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4T_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_NEW), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 0);
-	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 2);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 3);
 	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 1);
 
-	/* Raw reads: the compact key in ct4_est, the wide one in ct_est. */
+	/* Raw reads: the TCP flow under the 12-byte key in ct4t_est with its
+	 * endpoint in the entry, the UDP stream under the compact key in
+	 * ct4_est, the IPv6 flow under the wide one in ct_est. */
 	th_ct_key(&k4w, a, V4, 6, A4, R4, 80, 40000);
 	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4w), 0);
-	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4_EST), &k4, &v), 0);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4T_EST), k4.local_addr,
+					    &v), 0);
 	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
+	CU_ASSERT_EQUAL(v.ep_id, a);
+	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4_EST), &k4, &v), 0);
 	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k4w, &v), 0);
+	th_ct_key(&k4u, a, V4, 17, A4, R4, 53, 5001);
+	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4u), 0);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4_EST), &k4, &v), 0);
 	th_ct_key(&k6, a, V6, 6, A6, R6, 80, 40000);
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6, &v), 0);
 	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
@@ -251,9 +280,162 @@ static void test_api(void)
 	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_NEW), 0);
 
 	/* Maps of the wrong shape are refused. */
+	{
+		struct sgbpf_ct_maps bad = m;
+
+		bad.fd_tcp4_est = m.fd[SGBPF_CT_TABLE_EST][V4];
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&bad), -EPROTO);
+	}
 	m.fd[SGBPF_CT_TABLE_EST][V6] = m.fd[SGBPF_CT_TABLE_EST][V4];
 	CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&m), -EPROTO);
 	th_close(&t);
+}
+
+/* One tuple, two endpoints in ct4t_est through the wide-key API: each key
+ * sees only its own endpoint's entry. */
+static void test_api_tcp4_owner(void)
+{
+	struct sgbpf_ct_val va = { .created_ns = 1, .state = SGBPF_CT_ESTABLISHED };
+	struct sgbpf_ct_val vb = { .created_ns = 2, .state = SGBPF_CT_ESTABLISHED }, v;
+	struct sgbpf_ct_key ka, kb, next;
+	struct sgbpf_ct_maps m;
+	struct th t;
+	uint32_t one = 1;
+
+	CU_ASSERT_EQUAL_FATAL(th_open(&t, false), 0);
+	sgbpf_ct_maps_of(t.h, &m);
+	th_ct_key(&ka, 1, V4, 6, A4, R4, 80, 40000);
+	th_ct_key(&kb, 2, V4, 6, A4, R4, 80, 40000);
+	va.ep_id = 7;   /* filled from the key */
+	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &ka, &va, BPF_NOEXIST), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &ka, &va, BPF_NOEXIST), -EEXIST);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &ka, &v), 0);
+	CU_ASSERT_EQUAL(v.ep_id, 1);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &kb, &v), -ENOENT);
+	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &kb, &vb, BPF_EXIST), -ENOENT);
+	CU_ASSERT_EQUAL(sgbpf_ct_delete(&m, SGBPF_CT_TABLE_EST, &kb), -ENOENT);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup_and_delete(&m, SGBPF_CT_TABLE_EST, &kb, &v), -ENOENT);
+	CU_ASSERT_EQUAL(sgbpf_ct_delete_if(&m, ep_is, &(uint32_t){ 2 }, NULL), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &ka, &v), 0);
+	CU_ASSERT_EQUAL(v.created_ns, 1);
+	/* The walk gives the wide key with the entry's endpoint. */
+	CU_ASSERT_EQUAL(sgbpf_ct_next_key(&m, SGBPF_CT_TABLE_EST, NULL, &next), 0);
+	CU_ASSERT_EQUAL(memcmp(&next, &ka, sizeof(ka)), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_next_key(&m, SGBPF_CT_TABLE_EST, &next, &next), -ENOENT);
+	/* NOEXIST for b replaces a's entry (stale: its address moved). */
+	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &kb, &vb, BPF_NOEXIST), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &ka, &v), -ENOENT);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &kb, &v), 0);
+	CU_ASSERT_EQUAL(v.created_ns, 2);
+	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_EST), 1);
+	CU_ASSERT_EQUAL(sgbpf_ct_delete_if(&m, ep_is, &one, NULL), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &kb, &v), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &kb, &va, BPF_EXIST), 0);
+	CU_ASSERT_EQUAL(sgbpf_ct_lookup_and_delete(&m, SGBPF_CT_TABLE_EST, &kb, &v), 0);
+	CU_ASSERT_EQUAL(v.created_ns, 1);
+	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_EST), 0);
+	th_close(&t);
+}
+
+/* a's TCP flow R4:40000 -> A4:80, confirmed; then a swap gives A4 to b
+ * (ids kept; a gets another address) with b's rule allowing TCP b_port. */
+struct moved {
+	struct th t;
+	struct sg_policy p, q;
+	uint32_t a, b;
+	struct sgbpf_ct_key ka, kb;     /* the flow under a's and b's key */
+};
+
+/* Returns 0, or -1 after failing the test (nothing left open). */
+static int moved_setup(struct moved *m, uint16_t b_port)
+{
+	two_family_policy(&m->p);
+	if (th_open(&m->t, true) || th_apply(&m->t, &m->p)) {
+		CU_FAIL("opening the datapath or applying the test policy failed");
+		th_close(&m->t);
+		sg_policy_free(&m->p);
+		return -1;
+	}
+	m->a = th_ep(&m->t, "ns/a");
+	m->b = th_ep(&m->t, "ns/b");
+	th_tcp_handshake(&m->t, m->a, V4, R4, 40000, A4, 80);
+	th_ct_key(&m->ka, m->a, V4, 6, A4, R4, 80, 40000);
+	th_ct_key(&m->kb, m->b, V4, 6, A4, R4, 80, 40000);
+	CU_ASSERT_EQUAL(th_ct_find(&m->t, &m->ka, NULL), TH_CT_EST);
+
+	tp_init(&m->q);
+	tp_in(&m->q, "sg-a", 6, 80, 80, "10.0.0.0/8");
+	tp_in(&m->q, "sg-b", 6, b_port, b_port, "10.0.0.0/8");
+	tp_endpoint(&m->q, "ns/a", "sg-a", "10.0.0.12", NULL);
+	tp_endpoint(&m->q, "ns/b", "sg-b", A4, NULL);
+	CU_ASSERT_EQUAL(th_apply(&m->t, &m->q), 0);
+	CU_ASSERT_EQUAL(th_ep(&m->t, "ns/b"), m->b);
+	return 0;
+}
+
+static void moved_done(struct moved *m)
+{
+	th_close(&m->t);
+	sg_policy_free(&m->q);
+	sg_policy_free(&m->p);
+}
+
+/* a's confirmed TCP flow must not serve b once b owns its address: the
+ * tuple names the flow, the entry's endpoint decides whose it is. Were the
+ * hit taken, b's ACK would pass as tracked (the entry passes b's source
+ * check now) though b's rules deny port 80. */
+static void test_moved_address_not_served(void)
+{
+	struct sgbpf_ct_val v;
+	struct sg_pkt_spec s;
+	struct moved m;
+
+	if (moved_setup(&m, 81))
+		return;
+	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
+	TH_DROP(&m.t, m.b, IN, &s, SGBPF_DROP_NO_RULE);
+	th_tcp(&s, V4, A4, R4, 80, 40000, SG_TCP_ACK);
+	TH_DROP(&m.t, m.b, OUT, &s, SGBPF_DROP_NO_RULE);
+	/* a's entry is left as it was (the collector ages it out); b has none. */
+	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.ka, &v), TH_CT_EST);
+	CU_ASSERT_EQUAL(v.ep_id, m.a);
+	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, NULL), TH_CT_NONE);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4T_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4_NEW), 0);
+	moved_done(&m);
+}
+
+/* b's own flow on the moved tuple: picked up by b's rules, confirmed by
+ * b's answer, and promoted over a's stale entry. */
+static void test_promotion_replaces_stale(void)
+{
+	struct sgbpf_global_stats g0, g1;
+	struct sgbpf_ct_val v;
+	struct sg_pkt_spec s;
+	struct moved m;
+
+	if (moved_setup(&m, 80))
+		return;
+	th_global_stats(&m.t, &g0);
+	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
+	TH_ALLOW(&m.t, m.b, IN, &s, SGBPF_ALLOW_RULE);      /* a pickup: b's rule */
+	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, NULL), TH_CT_NEW);
+	th_tcp(&s, V4, A4, R4, 80, 40000, SG_TCP_ACK);
+	TH_ALLOW(&m.t, m.b, OUT, &s, SGBPF_ALLOW_TRACKED);  /* answered: promoted */
+	th_global_stats(&m.t, &g1);
+	CU_ASSERT_EQUAL(g1.ct_est_created - g0.ct_est_created, 1);
+	CU_ASSERT_EQUAL(g1.ct_est_full, g0.ct_est_full);
+	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, &v), TH_CT_EST);
+	CU_ASSERT_EQUAL(v.ep_id, m.b);
+	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.ka, NULL), TH_CT_NONE);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4T_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4_NEW), 0);
+	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
+	TH_ALLOW(&m.t, m.b, IN, &s, SGBPF_ALLOW_TRACKED);
+	/* Within this generation b's entry vouches for b only: a's packet on
+	 * the tuple takes the full check (A4 is b's now). */
+	TH_DROP(&m.t, m.a, IN, &s, SGBPF_DROP_WRONG_DST);
+	moved_done(&m);
 }
 
 /* sgbpf_ep_forget: every entry of the endpoint, in every map, and no other. */
@@ -309,6 +491,7 @@ static void test_metrics_count_per_family(void)
 	};
 	int fds[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	struct sgbpf_ct_count c;
+	long est4t;
 	struct sgbpf_ct_maps m;
 	struct th t;
 	int steps = 0;
@@ -325,14 +508,17 @@ static void test_metrics_count_per_family(void)
 				struct sgbpf_ct_val v = { .state = SGBPF_CT_ESTABLISHED };
 				struct sgbpf_ct_key k;
 
-				th_ct_key(&k, 1, f, 6, f == V4 ? A4 : A6, f == V4 ? R4 : R6, 80,
-					  40000 + i);
+				/* TCP and UDP: IPv4 est spans ct4_est and ct4t_est. */
+				th_ct_key(&k, 1, f, i % 2 ? 17 : 6, f == V4 ? A4 : A6,
+					  f == V4 ? R4 : R6, 80, 40000 + i);
 				CU_ASSERT_EQUAL(sgbpf_ct_update(&m, tb, &k, &v, BPF_NOEXIST), 0);
 			}
 		}
 	}
 	/* Batches of 2: several steps per map, and a map ending mid-batch. */
-	CU_ASSERT_EQUAL_FATAL(sgbpf_ct_count_init(&c, fds, 2), 0);
+	est4t = th_map_count(&t, SGBPF_MAP_CT4T_EST);
+	CU_ASSERT(est4t > 0 && est4t < want[SGBPF_METRICS_CT_EST][V4]);
+	CU_ASSERT_EQUAL_FATAL(sgbpf_ct_count_init(&c, fds, m.fd_tcp4_est, 2), 0);
 	sgbpf_ct_count_start(&c);
 	while (!sgbpf_ct_count_step(&c) && steps < 100)
 		steps++;
@@ -351,6 +537,9 @@ static CU_TestInfo ct_tests[] = {
 	{ "key_conversion", test_key_conversion },
 	{ "datapath_family_maps", test_datapath_family_maps },
 	{ "api", test_api },
+	{ "api_tcp4_owner", test_api_tcp4_owner },
+	{ "moved_address_not_served", test_moved_address_not_served },
+	{ "promotion_replaces_stale", test_promotion_replaces_stale },
 	{ "ep_forget", test_ep_forget },
 	{ "metrics_count_per_family", test_metrics_count_per_family },
 	CU_TEST_INFO_NULL,

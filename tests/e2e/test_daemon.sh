@@ -84,27 +84,28 @@ os.rename(tmp, path)
 EOF
 }
 
-# The conntrack maps, each with the byte width of the ep_id its keys start
-# with: the IPv4 maps' compact key has a 16-bit one (include/sgbpf/layout.h).
-CT_MAPS="ct4_new:2 ct4_est:2 ct_new:4 ct_est:4"
+# The conntrack maps, each with where its entries hold the ep_id (k: the
+# key, v: the value; byte offset; width): the IPv4 maps' compact key starts
+# with a 16-bit one, the wide key with a 32-bit one, and ct4t_est's key has
+# none: its value's ep_id (include/sgbpf/layout.h).
+CT_MAPS="ct4_new:k:0:2 ct4_est:k:0:2 ct4t_est:v:90:2 ct_new:k:0:4 ct_est:k:0:4"
+# (python) ep_of(entry, part, off, width): the ep_id of a bpftool -j entry.
+CT_EP_OF='
+def ep_of(e, part, off, w):
+    b = bytes(int(x, 16) for x in e["key" if part == "k" else "value"])
+    return int.from_bytes(b[off:off + w], "little")
+'
 
 # ct_count EP_ID: conntrack entries (both tables, both families) owned by
 # the endpoint.
 ct_count() {
 	local m total=0 n
 	for m in $CT_MAPS; do
-		n=$(bpftool -j map dump pinned "$PIN/maps/${m%:*}" | python3 -c '
+		n=$(bpftool -j map dump pinned "$PIN/maps/${m%%:*}" | python3 -c "$CT_EP_OF"'
 import json, sys
-ep, w = int(sys.argv[1]), int(sys.argv[2])
-n = 0
-for e in json.load(sys.stdin):
-    k = e.get("formatted", e).get("key")
-    if isinstance(k, dict):
-        v = k["ep_id"]
-    else:
-        v = int.from_bytes(bytes(int(x, 16) for x in k[:w]), "little")
-    n += v == ep
-print(n)' "$1" "${m#*:}") || n=999999
+ep, part, off, w = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+print(sum(ep_of(e, part, off, w) == ep for e in json.load(sys.stdin)))' \
+			"$1" $(tr : ' ' <<<"${m#*:}")) || n=999999
 		total=$((total + n))
 	done
 	echo "$total"
@@ -151,18 +152,18 @@ ct_expire() {
 	for m in $CT_MAPS; do
 		while read -r line; do
 			# shellcheck disable=SC2086
-			bpftool map update pinned "$PIN/maps/${m%:*}" $line exist && n=$((n + 1))
-		done < <(bpftool -j map dump pinned "$PIN/maps/${m%:*}" | python3 -c '
+			bpftool map update pinned "$PIN/maps/${m%%:*}" $line exist && n=$((n + 1))
+		done < <(bpftool -j map dump pinned "$PIN/maps/${m%%:*}" | python3 -c "$CT_EP_OF"'
 import json, sys
-ep, w = int(sys.argv[1]), int(sys.argv[2])
+ep, part, off, w = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 for e in json.load(sys.stdin):
     k = [int(x, 16) for x in e["key"]]
     v = [int(x, 16) for x in e["value"]]
-    if int.from_bytes(bytes(k[:w]), "little") != ep:
+    if ep_of(e, part, off, w) != ep:
         continue
     v[8:16] = list((1).to_bytes(8, "little"))   # last_seen_ns
     print("key hex", " ".join("%02x" % b for b in k), "value hex",
-          " ".join("%02x" % b for b in v))' "$1" "${m#*:}")
+          " ".join("%02x" % b for b in v))' "$1" $(tr : ' ' <<<"${m#*:}"))
 	done
 	echo "$n"
 }

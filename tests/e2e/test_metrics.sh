@@ -171,10 +171,20 @@ t_eq "every metric family has HELP and TYPE" "" "$missing"
 t_eq "every drop reason per endpoint (2 endpoints + unassigned)" 39 \
 	"$(grep -c '^sgbpf_drops_total{' "$WORK/m0")"
 t_eq "attached interfaces" 2 "$(val "$WORK/m0" sgbpf_attached_interfaces)"
-# Capacity per table and family: each family's flows fill only its own map.
-for tf in est:ipv4:ct4_est est:ipv6:ct_est new:ipv4:ct4_new new:ipv6:ct_new; do
+# Capacity per table and family: each family's flows fill only its own
+# maps (IPv4 est: ct4_est, and ct4t_est for TCP).
+CT_TF="est:ipv4:ct4_est+ct4t_est est:ipv6:ct_est new:ipv4:ct4_new new:ipv6:ct_new"
+# maps_sum FN MAPS: FN (map_max or map_count) summed over the +-joined MAPS.
+maps_sum() {
+	local m n=0
+	for m in ${2//+/ }; do
+		n=$((n + $("$1" "$m")))
+	done
+	echo "$n"
+}
+for tf in $CT_TF; do
 	IFS=: read -r tab fam map <<<"$tf"
-	t_eq "$tab $fam capacity = max_entries of the pinned $map" "$(map_max "$map")" \
+	t_eq "$tab $fam capacity = max_entries of the pinned $map" "$(maps_sum map_max "$map")" \
 		"$(val "$WORK/m0" "sgbpf_conntrack_capacity{table=\"$tab\",family=\"$fam\"}")"
 done
 t_eq "no family-less capacity series" 4 "$(grep -c '^sgbpf_conntrack_capacity{' "$WORK/m0")"
@@ -212,9 +222,9 @@ t_exit "remote -> web udp 5353 over IPv6 passes" 0 in_ns "$NS_REMOTE" python3 "$
 sleep 1.2
 scrape "$WORK/m2" || t_fail "scrape after the IPv6 flow"
 declare -A pinned
-for tf in est:ipv4:ct4_est est:ipv6:ct_est new:ipv4:ct4_new new:ipv6:ct_new; do
+for tf in $CT_TF; do
 	IFS=: read -r tab fam map <<<"$tf"
-	n=$(map_count "$map")
+	n=$(maps_sum map_count "$map")
 	pinned[$tab.$fam]=$n
 	t_eq "conntrack $tab $fam entries = the pinned $map's" "$n" \
 		"$(val "$WORK/m2" "sgbpf_conntrack_entries{table=\"$tab\",family=\"$fam\"}")"

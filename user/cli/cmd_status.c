@@ -151,8 +151,8 @@ static cJSON *hook_json(const struct hook *h, const uint32_t *current)
 static const enum sgbpf_map fill_maps[] = {
 	SGBPF_MAP_IFACES, SGBPF_MAP_EP_CONFIG, SGBPF_MAP_EP_ADDRS, SGBPF_MAP_NODE_ADDRS,
 	SGBPF_MAP_RULE_TRIE, SGBPF_MAP_PORT_TRIE, SGBPF_MAP_EXEMPT, SGBPF_MAP_CT4_NEW,
-	SGBPF_MAP_CT4_EST, SGBPF_MAP_CT_NEW, SGBPF_MAP_CT_EST, SGBPF_MAP_FRAGS,
-	SGBPF_MAP_PROBE_PORTS,
+	SGBPF_MAP_CT4_EST, SGBPF_MAP_CT4T_EST, SGBPF_MAP_CT_NEW, SGBPF_MAP_CT_EST,
+	SGBPF_MAP_FRAGS, SGBPF_MAP_PROBE_PORTS,
 };
 
 static double fill_percent(long n, uint32_t max)
@@ -164,7 +164,8 @@ static double fill_percent(long n, uint32_t max)
  * conntrack: entries and capacity per table, both families together (keys
  * established, establishedMax, new, newMax) and per family under
  * families.ipv4 / families.ipv6: each family's flows fill only its own
- * maps (ct.h). count: the fill_maps' entries (-errno: unknown, null).
+ * maps (ct.h; IPv4 est: ct4_est and ct4t_est, summed). count: the
+ * fill_maps' entries (-errno: unknown, null).
  */
 static void conntrack_json(cJSON *d, const struct sgbpf_inspect *ins, const long *count)
 {
@@ -180,15 +181,22 @@ static void conntrack_json(cJSON *d, const struct sgbpf_inspect *ins, const long
 		cJSON *o = cJSON_AddObjectToObject(fams, sgbpf_family_name(f));
 
 		for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-			enum sgbpf_map m = sgbpf_ct_map(tab[i].t, f);
-			uint32_t cap = sgbpf_inspect_max_entries(ins, m);
+			enum sgbpf_map mp[SGBPF_CT_FAMILY_MAPS];
+			int k = sgbpf_ct_maps_in(tab[i].t, f, mp);
+			uint64_t cap = 0;
+			long c = 0;
 
-			if (count[m] >= 0)
-				cJSON_AddNumberToObject(o, tab[i].n, count[m]);
+			for (int j = 0; j < k; j++) {
+				cap += sgbpf_inspect_max_entries(ins, mp[j]);
+				if (c >= 0)
+					c = count[mp[j]] < 0 ? count[mp[j]] : c + count[mp[j]];
+			}
+			if (c >= 0)
+				cJSON_AddNumberToObject(o, tab[i].n, c);
 			else
 				cJSON_AddNullToObject(o, tab[i].n);
-			cJSON_AddNumberToObject(o, tab[i].max, cap);
-			n[tab[i].t] += count[m] > 0 ? count[m] : 0;
+			cJSON_AddNumberToObject(o, tab[i].max, (double)cap);
+			n[tab[i].t] += c > 0 ? c : 0;
 			max[tab[i].t] += cap;
 		}
 	}

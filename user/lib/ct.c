@@ -14,11 +14,12 @@
 
 /* A walk restarts when its key vanishes under it (the datapath expires
  * entries concurrently); this bounds the steps per map. */
-#define CT_WALK_STEPS (4ull * (SGBPF_CT_EST_MAX + SGBPF_CT_NEW_MAX))
+#define CT_WALK_STEPS (4ull * (2 * SGBPF_CT_EST_MAX + SGBPF_CT_NEW_MAX))
 
-/* A key in the shape of its family's maps. */
+/* A key in the shape of its map's. */
 union ct_raw {
 	struct sgbpf_ct4_key v4;
+	struct sgbpf_ct4t_key v4t;
 	struct sgbpf_ct_key v6;
 };
 
@@ -27,6 +28,50 @@ static const enum sgbpf_map ct_maps[SGBPF_CT_TABLE_MAX][SGBPF_AF_MAX] = {
 	[SGBPF_CT_TABLE_NEW] = { [SGBPF_AF_V4] = SGBPF_MAP_CT4_NEW, [SGBPF_AF_V6] = SGBPF_MAP_CT_NEW },
 };
 
+/* The maps of a table, in walk order: IPv4, IPv4 TCP (est only), IPv6. */
+enum ct_kind { K_V4, K_V4T, K_V6, K_MAX };
+
+#define CT_IPPROTO_TCP 6
+/* ct4t_est keys whose entry vanished before its endpoint was read: a walk
+ * step gives up after this many in a row. */
+#define CT_NEXT_TRIES 64
+
+static uint8_t kind_family(int kind)
+{
+	return kind == K_V6 ? SGBPF_AF_V6 : SGBPF_AF_V4;
+}
+
+static size_t kind_key_size(int kind)
+{
+	switch (kind) {
+	case K_V4:	return sizeof(struct sgbpf_ct4_key);
+	case K_V4T:	return sizeof(struct sgbpf_ct4t_key);
+	default:	return sizeof(struct sgbpf_ct_key);
+	}
+}
+
+static enum sgbpf_map kind_map(enum sgbpf_ct_table t, int kind)
+{
+	if (kind == K_V4T)
+		return t == SGBPF_CT_TABLE_EST ? SGBPF_MAP_CT4T_EST : SGBPF_MAP_MAX;
+	return ct_maps[t][kind_family(kind)];
+}
+
+static int kind_fd(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t, int kind)
+{
+	if (kind == K_V4T)
+		return t == SGBPF_CT_TABLE_EST ? m->fd_tcp4_est : -1;
+	return m->fd[t][kind_family(kind)];
+}
+
+/* Which map of table t holds k (t and k->family valid). */
+static int kind_of(enum sgbpf_ct_table t, const struct sgbpf_ct_key *k)
+{
+	if (k->family == SGBPF_AF_V6)
+		return K_V6;
+	return t == SGBPF_CT_TABLE_EST && k->proto == CT_IPPROTO_TCP ? K_V4T : K_V4;
+}
+
 enum sgbpf_map sgbpf_ct_map(enum sgbpf_ct_table t, uint8_t family)
 {
 	if ((unsigned)t >= SGBPF_CT_TABLE_MAX || family >= SGBPF_AF_MAX)
@@ -34,37 +79,55 @@ enum sgbpf_map sgbpf_ct_map(enum sgbpf_ct_table t, uint8_t family)
 	return ct_maps[t][family];
 }
 
-void sgbpf_ct_maps_of(const struct sgbpf *h, struct sgbpf_ct_maps *m)
+int sgbpf_ct_maps_in(enum sgbpf_ct_table t, uint8_t family,
+		     enum sgbpf_map out[SGBPF_CT_FAMILY_MAPS])
+{
+	int n = 0;
+
+	if ((unsigned)t >= SGBPF_CT_TABLE_MAX || family >= SGBPF_AF_MAX)
+		return 0;
+	out[n++] = ct_maps[t][family];
+	if (t == SGBPF_CT_TABLE_EST && family == SGBPF_AF_V4)
+		out[n++] = SGBPF_MAP_CT4T_EST;
+	return n;
+}
+
+void sgbpf_ct_maps_from(struct sgbpf_ct_maps *m, const int fd[SGBPF_MAP_MAX])
 {
 	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++)
 		for (int f = 0; f < SGBPF_AF_MAX; f++)
-			m->fd[t][f] = sgbpf_map_fd(h, ct_maps[t][f]);
+			m->fd[t][f] = fd[ct_maps[t][f]];
+	m->fd_tcp4_est = fd[SGBPF_MAP_CT4T_EST];
 }
 
-static size_t key_size(uint8_t family)
+void sgbpf_ct_maps_of(const struct sgbpf *h, struct sgbpf_ct_maps *m)
 {
-	return family == SGBPF_AF_V4 ? sizeof(struct sgbpf_ct4_key) : sizeof(struct sgbpf_ct_key);
+	int fd[SGBPF_MAP_MAX];
+
+	for (int i = 0; i < SGBPF_MAP_MAX; i++)
+		fd[i] = sgbpf_map_fd(h, i);
+	sgbpf_ct_maps_from(m, fd);
 }
 
 int sgbpf_ct_maps_check(const struct sgbpf_ct_maps *m)
 {
 	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++) {
-		for (int f = 0; f < SGBPF_AF_MAX; f++) {
+		for (int kind = 0; kind < K_MAX; kind++) {
 			struct bpf_map_info info = { 0 };
 			uint32_t len = sizeof(info);
-			int fd = m->fd[t][f];
+			int fd = kind_fd(m, t, kind);
 
 			if (fd < 0)
 				continue;
 			if (bpf_obj_get_info_by_fd(fd, &info, &len))
 				return -errno;
-			if (info.key_size == key_size(f) &&
+			if (info.key_size == kind_key_size(kind) &&
 			    info.value_size == sizeof(struct sgbpf_ct_val))
 				continue;
 			fprintf(stderr, "sgbpf: conntrack map %s has key/value size %u/%u, this "
 				"build expects %zu/%zu: the maps are of another build; restart "
-				"sgbpfd with this build's maps\n", sgbpf_map_name(ct_maps[t][f]),
-				info.key_size, info.value_size, key_size(f),
+				"sgbpfd with this build's maps\n", sgbpf_map_name(kind_map(t, kind)),
+				info.key_size, info.value_size, kind_key_size(kind),
 				sizeof(struct sgbpf_ct_val));
 			return -EPROTO;
 		}
@@ -98,74 +161,155 @@ void sgbpf_ct_key_of4(struct sgbpf_ct_key *k, const struct sgbpf_ct4_key *k4)
 	k->remote_port = k4->remote_port;
 }
 
-/* k in the shape of its family's map in table t: that map's fd in *fd. */
+/* k in the shape of its map in table t: that map's fd in *fd, which map in
+ * *kind. */
 static int raw_of(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
-		  const struct sgbpf_ct_key *k, union ct_raw *r, int *fd)
+		  const struct sgbpf_ct_key *k, union ct_raw *r, int *fd, int *kind)
 {
 	int err = 0;
 
 	if ((unsigned)t >= SGBPF_CT_TABLE_MAX || k->family >= SGBPF_AF_MAX)
 		return -EINVAL;
-	if (k->family == SGBPF_AF_V4)
-		err = sgbpf_ct4_key_of(&r->v4, k);
-	else
+	*kind = kind_of(t, k);
+	if (*kind == K_V6) {
 		r->v6 = *k;
-	*fd = m->fd[t][k->family];
+	} else {
+		struct sgbpf_ct4_key k4;
+
+		err = sgbpf_ct4_key_of(&k4, k);
+		if (err)
+			return err;
+		if (*kind == K_V4T)
+			memcpy(&r->v4t, k4.local_addr, sizeof(r->v4t));
+		else
+			r->v4 = k4;
+	}
+	*fd = kind_fd(m, t, *kind);
 	if (!err && *fd < 0)
 		err = -ENOENT;
 	return err;
 }
 
-static void wide_of(uint8_t family, const union ct_raw *r, struct sgbpf_ct_key *k)
+/* The wide key of a raw one; ep_id: a ct4t_est entry's (from its value). */
+static void wide_of(int kind, const union ct_raw *r, uint16_t ep_id, struct sgbpf_ct_key *k)
 {
-	if (family == SGBPF_AF_V4)
+	switch (kind) {
+	case K_V4:
 		sgbpf_ct_key_of4(k, &r->v4);
-	else
+		break;
+	case K_V4T:
+		memset(k, 0, sizeof(*k));
+		k->ep_id = ep_id;
+		k->family = SGBPF_AF_V4;
+		k->proto = CT_IPPROTO_TCP;
+		memcpy(k->local_addr, r->v4t.local_addr, 4);
+		memcpy(k->remote_addr, r->v4t.remote_addr, 4);
+		k->local_port = r->v4t.local_port;
+		k->remote_port = r->v4t.remote_port;
+		break;
+	default:
 		*k = r->v6;
+	}
 }
 
 int sgbpf_ct_lookup(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 		    const struct sgbpf_ct_key *k, struct sgbpf_ct_val *v)
 {
+	struct sgbpf_ct_val got;
 	union ct_raw r;
-	int fd, err = raw_of(m, t, k, &r, &fd);
+	int fd, kind, err = raw_of(m, t, k, &r, &fd, &kind);
 
 	if (err)
 		return err == -EINVAL ? -ENOENT : err;  /* no map can hold it */
-	return bpf_map_lookup_elem(fd, &r, v) ? -errno : 0;
+	if (bpf_map_lookup_elem(fd, &r, &got))
+		return -errno;
+	/* ct4t_est: the entry of another endpoint is another key's. */
+	if (kind == K_V4T && got.ep_id != k->ep_id)
+		return -ENOENT;
+	*v = got;
+	return 0;
+}
+
+/* ct4t_est: write v as k's entry (v->ep_id = k's). The flags as in the
+ * wide-key view: an entry of another endpoint is absent there. */
+static int update_tcp4(int fd, const union ct_raw *r, const struct sgbpf_ct_key *k,
+		       const struct sgbpf_ct_val *v, uint64_t flags)
+{
+	struct sgbpf_ct_val own = *v, cur;
+	uint64_t how = flags & (BPF_NOEXIST | BPF_EXIST);
+
+	own.ep_id = (uint16_t)k->ep_id;
+	if (how == BPF_ANY)
+		return bpf_map_update_elem(fd, r, &own, flags) ? -errno : 0;
+	if (bpf_map_lookup_elem(fd, r, &cur)) {
+		if (errno != ENOENT)
+			return -errno;
+		if (how == BPF_EXIST)
+			return -ENOENT;
+		return bpf_map_update_elem(fd, r, &own, flags) ? -errno : 0;
+	}
+	if (cur.ep_id == own.ep_id && how == BPF_NOEXIST)
+		return -EEXIST;
+	if (cur.ep_id != own.ep_id && how == BPF_EXIST)
+		return -ENOENT;
+	/* k's own entry (EXIST), or a stale one of another endpoint under the
+	 * same tuple (NOEXIST), replaced as the datapath's promotion does. */
+	return bpf_map_update_elem(fd, r, &own, (flags & ~how) | BPF_EXIST) ? -errno : 0;
 }
 
 int sgbpf_ct_update(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 		    const struct sgbpf_ct_key *k, const struct sgbpf_ct_val *v, uint64_t flags)
 {
 	union ct_raw r;
-	int fd, err = raw_of(m, t, k, &r, &fd);
+	int fd, kind, err = raw_of(m, t, k, &r, &fd, &kind);
 
 	if (err)
 		return err;
+	if (kind == K_V4T)
+		return update_tcp4(fd, &r, k, v, flags);
 	return bpf_map_update_elem(fd, &r, v, flags) ? -errno : 0;
 }
 
 int sgbpf_ct_delete(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 		    const struct sgbpf_ct_key *k)
 {
+	struct sgbpf_ct_val cur;
 	union ct_raw r;
-	int fd, err = raw_of(m, t, k, &r, &fd);
+	int fd, kind, err = raw_of(m, t, k, &r, &fd, &kind);
 
 	if (err)
 		return err == -EINVAL ? -ENOENT : err;
+	/* ct4t_est: only k's own entry. (Another endpoint's promotion may
+	 * replace it between the two calls: that flow's next packet is then
+	 * judged as a new one, which fails safe.) */
+	if (kind == K_V4T) {
+		if (bpf_map_lookup_elem(fd, &r, &cur))
+			return -errno;
+		if (cur.ep_id != k->ep_id)
+			return -ENOENT;
+	}
 	return bpf_map_delete_elem(fd, &r) ? -errno : 0;
 }
 
 int sgbpf_ct_lookup_and_delete(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 			       const struct sgbpf_ct_key *k, struct sgbpf_ct_val *v)
 {
+	struct sgbpf_ct_val got;
 	union ct_raw r;
-	int fd, err = raw_of(m, t, k, &r, &fd);
+	int fd, kind, err = raw_of(m, t, k, &r, &fd, &kind);
 
 	if (err)
 		return err == -EINVAL ? -ENOENT : err;
-	return bpf_map_lookup_and_delete_elem(fd, &r, v) ? -errno : 0;
+	if (bpf_map_lookup_and_delete_elem(fd, &r, &got))
+		return -errno;
+	if (kind == K_V4T && got.ep_id != k->ep_id) {
+		/* Another endpoint's: not k's to take. Back it goes, unless
+		 * the datapath created the tuple anew meanwhile. */
+		bpf_map_update_elem(fd, &r, &got, BPF_NOEXIST);
+		return -ENOENT;
+	}
+	*v = got;
+	return 0;
 }
 
 int sgbpf_ct_update_batch(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
@@ -191,27 +335,31 @@ int sgbpf_ct_update_batch(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 		err = -ENOMEM;
 		goto out;
 	}
-	/* One batch per family, each packed in its map's key size. */
-	for (int f = 0; f < SGBPF_AF_MAX && !err; f++) {
-		size_t ksz = key_size(f);
+	/* One batch per map, each packed in its map's key size. */
+	for (int kind = 0; kind < K_MAX && !err; kind++) {
+		size_t ksz = kind_key_size(kind);
 		uint32_t k = 0, c;
+		int fd = -1;
 
 		for (uint32_t i = 0; i < n; i++) {
 			union ct_raw one;
-			int fd;
+			int kd;
 
-			if (keys[i].family != f)
+			if (keys[i].family != kind_family(kind) || kind_of(t, &keys[i]) != kind)
 				continue;
-			err = raw_of(m, t, &keys[i], &one, &fd);
+			err = raw_of(m, t, &keys[i], &one, &fd, &kd);
 			if (err)
 				goto out;
 			memcpy((uint8_t *)r + (size_t)k * ksz, &one, ksz);
-			v[k++] = vals[i];
+			v[k] = vals[i];
+			if (kind == K_V4T)
+				v[k].ep_id = (uint16_t)keys[i].ep_id;
+			k++;
 		}
 		if (!k)
 			continue;
 		c = k;
-		if (bpf_map_update_batch(m->fd[t][f], r, v, &c, NULL))
+		if (bpf_map_update_batch(fd, r, v, &c, NULL))
 			err = -errno;
 		done += c;
 	}
@@ -222,30 +370,53 @@ out:
 	return err;
 }
 
-int sgbpf_ct_next_key(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
-		      const struct sgbpf_ct_key *cur, struct sgbpf_ct_key *next)
+/* The key after cur (NULL: the first) in one map, as a wide key. */
+static int next_in(int fd, int kind, const union ct_raw *cur, struct sgbpf_ct_key *next)
 {
-	union ct_raw rc, rn;
-	int f = SGBPF_AF_V4, fd, err;
+	union ct_raw rn, gone;
 
-	if ((unsigned)t >= SGBPF_CT_TABLE_MAX)
-		return -EINVAL;
-	if (cur) {
-		err = raw_of(m, t, cur, &rc, &fd);
-		if (err)
-			return err;
-		f = cur->family;
-	}
-	for (; f < SGBPF_AF_MAX; f++, cur = NULL) {
-		fd = m->fd[t][f];
-		if (fd < 0)
-			continue;
-		if (!bpf_map_get_next_key(fd, cur ? &rc : NULL, &rn)) {
-			wide_of(f, &rn, next);
+	for (int tries = 0; tries < CT_NEXT_TRIES; tries++) {
+		struct sgbpf_ct_val v;
+
+		if (bpf_map_get_next_key(fd, cur, &rn))
+			return -errno;
+		if (kind != K_V4T) {
+			wide_of(kind, &rn, 0, next);
+			return 0;
+		}
+		/* ct4t_est: the endpoint is in the value. */
+		if (!bpf_map_lookup_elem(fd, &rn, &v)) {
+			wide_of(kind, &rn, v.ep_id, next);
 			return 0;
 		}
 		if (errno != ENOENT)
 			return -errno;
+		gone = rn;      /* its next: the map's first key again */
+		cur = &gone;
+	}
+	return -EAGAIN;
+}
+
+int sgbpf_ct_next_key(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
+		      const struct sgbpf_ct_key *cur, struct sgbpf_ct_key *next)
+{
+	union ct_raw rc;
+	int kind = K_V4, fd, err;
+
+	if ((unsigned)t >= SGBPF_CT_TABLE_MAX)
+		return -EINVAL;
+	if (cur) {
+		err = raw_of(m, t, cur, &rc, &fd, &kind);
+		if (err)
+			return err;
+	}
+	for (; kind < K_MAX; kind++, cur = NULL) {
+		fd = kind_fd(m, t, kind);
+		if (fd < 0)
+			continue;
+		err = next_in(fd, kind, cur ? &rc : NULL, next);
+		if (err != -ENOENT)
+			return err;
 	}
 	return -ENOENT;
 }
@@ -311,12 +482,14 @@ static long delete_raw(int fd, const uint8_t *keys, uint32_t n, size_t ksz)
  * during the walk would restart it at every delete. Adds the deletions to
  * *deleted; -EAGAIN when keys vanishing under the walk (the datapath's
  * expiries) kept restarting it past the step limit: the keys collected
- * until then are deleted all the same. */
-static int delete_if_in(int fd, uint8_t family,
+ * until then are deleted all the same. (ct4t_est: an entry replaced by
+ * another endpoint's between the walk and the delete goes too; that flow's
+ * next packet is judged as a new one, which fails safe.) */
+static int delete_if_in(int fd, int kind,
 			bool (*match)(const struct sgbpf_ct_key *k, void *ctx), void *ctx,
 			size_t *deleted)
 {
-	size_t ksz = key_size(family), cap = 1024, n = 0;
+	size_t ksz = kind_key_size(kind), cap = 1024, n = 0;
 	union ct_raw rk[2];
 	uint64_t steps = 0;
 	uint8_t *keys;
@@ -327,13 +500,23 @@ static int delete_if_in(int fd, uint8_t family,
 	if (!keys)
 		return -ENOMEM;
 	while (!bpf_map_get_next_key(fd, steps ? &rk[i ^ 1] : NULL, &rk[i])) {
+		struct sgbpf_ct_val v = { 0 };
 		struct sgbpf_ct_key k;
 
 		if (++steps > CT_WALK_STEPS) {
 			err = -EAGAIN;
 			break;
 		}
-		wide_of(family, &rk[i], &k);
+		/* ct4t_est's endpoint is in the value; gone: nothing to delete. */
+		if (kind == K_V4T && match && bpf_map_lookup_elem(fd, &rk[i], &v)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				break;
+			}
+			i ^= 1;
+			continue;
+		}
+		wide_of(kind, &rk[i], v.ep_id, &k);
 		if (!match || match(&k, ctx)) {
 			if (n == cap) {
 				uint8_t *more = realloc(keys, 2 * cap * ksz);
@@ -367,12 +550,12 @@ int sgbpf_ct_delete_if(const struct sgbpf_ct_maps *m,
 	int err = 0;
 
 	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++) {
-		for (int f = 0; f < SGBPF_AF_MAX; f++) {
-			int r;
+		for (int kind = 0; kind < K_MAX; kind++) {
+			int fd = kind_fd(m, t, kind), r;
 
-			if (m->fd[t][f] < 0)
+			if (fd < 0)
 				continue;
-			r = delete_if_in(m->fd[t][f], f, match, ctx, &n);
+			r = delete_if_in(fd, kind, match, ctx, &n);
 			if (r && !err)
 				err = r;
 		}

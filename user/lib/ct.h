@@ -4,9 +4,13 @@
  * (confirmed flows: est, never evicted; unconfirmed: new, LRU) as one map
  * per family: IPv4 flows under the compact struct sgbpf_ct4_key (ct4_est,
  * ct4_new), IPv6 flows under the wide struct sgbpf_ct_key (ct_est, ct_new);
- * see layout.h. Everything here takes and gives the wide key, whichever map
- * holds the entry, so callers never see the split: this file is the only
- * userspace code that knows it.
+ * confirmed IPv4 TCP flows under struct sgbpf_ct4t_key (ct4t_est), which
+ * leaves the endpoint to the entry (sgbpf_ct_val.ep_id); see layout.h.
+ * Everything here takes and gives the wide key, whichever map holds the
+ * entry, so callers never see the split: this file is the only userspace
+ * code that knows it. In ct4t_est an entry whose ep_id is not the wide
+ * key's is another key's: lookups miss it, deletes leave it, and writes
+ * fill ep_id from the key.
  *
  * Functions return 0 or -errno (-ENOENT: no such entry / end of a walk;
  * -EINVAL: a key no map can hold, e.g. family not IPv4 or IPv6).
@@ -32,13 +36,23 @@ enum sgbpf_ct_table {
  * counts pass over it, lookups find nothing, writes fail with -ENOENT). */
 struct sgbpf_ct_maps {
 	int fd[SGBPF_CT_TABLE_MAX][SGBPF_AF_MAX];
+	int fd_tcp4_est;             /* ct4t_est: table est, IPv4, TCP only */
 };
 
-/* The map that holds table t's flows of family (SGBPF_AF_V4 / _V6). */
+/* The map that holds table t's flows of family (SGBPF_AF_V4 / _V6), but
+ * for IPv4 TCP in table est (ct4t_est, see sgbpf_ct_maps_in). */
 enum sgbpf_map sgbpf_ct_map(enum sgbpf_ct_table t, uint8_t family);
+
+/* Every map holding table t's flows of family, into out; returns how many
+ * (IPv4 est: ct4_est and ct4t_est), 0 for no such table or family. */
+#define SGBPF_CT_FAMILY_MAPS 2
+int sgbpf_ct_maps_in(enum sgbpf_ct_table t, uint8_t family,
+		     enum sgbpf_map out[SGBPF_CT_FAMILY_MAPS]);
 
 /* The maps of a loaded datapath. */
 void sgbpf_ct_maps_of(const struct sgbpf *h, struct sgbpf_ct_maps *m);
+/* The maps out of fds indexed by enum sgbpf_map (-1: none). */
+void sgbpf_ct_maps_from(struct sgbpf_ct_maps *m, const int fd[SGBPF_MAP_MAX]);
 /* -EPROTO after a message when a map's key or value size is not this
  * build's (pinned maps of another build). */
 int sgbpf_ct_maps_check(const struct sgbpf_ct_maps *m);
@@ -66,9 +80,11 @@ int sgbpf_ct_update_batch(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 			  uint32_t *count);
 
 /*
- * The key after cur in table t (cur NULL: the first): the IPv4 map's keys,
- * then the IPv6 map's. Like BPF_MAP_GET_NEXT_KEY, a cur no longer present
- * restarts from the first key of its family's map. -ENOENT after the last.
+ * The key after cur in table t (cur NULL: the first): the IPv4 map's keys
+ * (est: ct4_est's, then ct4t_est's), then the IPv6 map's. Like
+ * BPF_MAP_GET_NEXT_KEY, a cur no longer present restarts from the first key
+ * of its map. -ENOENT after the last; -EAGAIN when ct4t_est's entries
+ * (whose endpoint is read from the value) kept vanishing under the walk.
  */
 int sgbpf_ct_next_key(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 		      const struct sgbpf_ct_key *cur, struct sgbpf_ct_key *next);

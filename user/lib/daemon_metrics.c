@@ -117,11 +117,18 @@ static int metrics(struct sgd *d, struct sgbpf_http_reply *r)
 		memcpy(s.ct_entries, m->ct.entries, sizeof(s.ct_entries));
 		s.ct_count_age_s = (now - m->ct.done_ns) / 1e9;
 	}
-	for (int f = 0; f < SGBPF_AF_MAX; f++) {
-		s.ct_capacity[SGBPF_METRICS_CT_NEW][f] =
-			sgbpf_inspect_max_entries(&m->ins, sgbpf_ct_map(SGBPF_CT_TABLE_NEW, f));
-		s.ct_capacity[SGBPF_METRICS_CT_EST][f] =
-			sgbpf_inspect_max_entries(&m->ins, sgbpf_ct_map(SGBPF_CT_TABLE_EST, f));
+	/* A table's capacity for a family: the sum over its maps (IPv4 est:
+	 * ct4_est and ct4t_est). */
+	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++) {
+		int mt = t == SGBPF_CT_TABLE_EST ? SGBPF_METRICS_CT_EST : SGBPF_METRICS_CT_NEW;
+
+		for (int f = 0; f < SGBPF_AF_MAX; f++) {
+			enum sgbpf_map mp[SGBPF_CT_FAMILY_MAPS];
+			int n = sgbpf_ct_maps_in(t, f, mp);
+
+			for (int i = 0; i < n; i++)
+				s.ct_capacity[mt][f] += sgbpf_inspect_max_entries(&m->ins, mp[i]);
+		}
 	}
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	err = sgbpf_metrics_render(&s, &r->body);
@@ -180,7 +187,7 @@ int sgd_metrics_open(struct sgd *d)
 			fds[SGBPF_METRICS_CT_EST][f] =
 				m->ins.fd[sgbpf_ct_map(SGBPF_CT_TABLE_EST, f)];
 		}
-		err = sgbpf_ct_count_init(&m->ct, fds, SGD_CT_BATCH);
+		err = sgbpf_ct_count_init(&m->ct, fds, m->ins.ct.fd_tcp4_est, SGD_CT_BATCH);
 	}
 	m->ct_ok = !err;
 	if (err)

@@ -78,7 +78,8 @@ int sgbpf_inspect_open(struct sgbpf_inspect *ins, const char *pin_dir, unsigned 
 	for (int m = 0; m < SGBPF_MAP_MAX; m++) {
 		bool w = ((flags & SGBPF_INSPECT_CT_WRITE) &&
 			  (m == SGBPF_MAP_CT_NEW || m == SGBPF_MAP_CT_EST ||
-			   m == SGBPF_MAP_CT4_NEW || m == SGBPF_MAP_CT4_EST)) ||
+			   m == SGBPF_MAP_CT4_NEW || m == SGBPF_MAP_CT4_EST ||
+			   m == SGBPF_MAP_CT4T_EST)) ||
 			 ((flags & SGBPF_INSPECT_EVENTS) && m == SGBPF_MAP_EVENTS);
 
 		/* rcu_barrier is the loader's tool, never read here. */
@@ -102,9 +103,7 @@ int sgbpf_inspect_open(struct sgbpf_inspect *ins, const char *pin_dir, unsigned 
 			return err;
 		}
 	}
-	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++)
-		for (int f = 0; f < SGBPF_AF_MAX; f++)
-			ins->ct.fd[t][f] = ins->fd[sgbpf_ct_map(t, f)];
+	sgbpf_ct_maps_from(&ins->ct, ins->fd);
 	if (bpf_map_lookup_elem(ins->fd[SGBPF_MAP_STATE], &zero, &ins->state)) {
 		err = -errno;
 		fprintf(stderr, "%s: reading %s/maps/state: %s\n", who, pin_dir, strerror(-err));

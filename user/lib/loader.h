@@ -61,6 +61,9 @@ enum sgbpf_map {
 	 * hold the IPv6 flows. Go through ct.h, which hides the split. */
 	SGBPF_MAP_CT4_NEW,           /* "ct4_new"      */
 	SGBPF_MAP_CT4_EST,           /* "ct4_est"      */
+	/* Confirmed IPv4 TCP flows (not in ct4_est), keyed without the
+	 * endpoint; ct.h hides it too. */
+	SGBPF_MAP_CT4T_EST,          /* "ct4t_est"     */
 	SGBPF_MAP_MAX,
 };
 
