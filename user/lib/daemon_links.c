@@ -508,10 +508,13 @@ static void on_link(struct nl_cache *cache, struct nl_object *obj, int action, v
 		sgd_link_gone(d, ifindex);
 	else if (name)
 		sgd_link_update(d, ifindex, name);
-	/* The node interface may be the one that changed (re-created, new
-	 * MAC): keep probe steering on it. Not for the initial dump (cache
-	 * NULL), before any policy named the node's addresses. */
-	if (cache && d->probe_target_known)
+	/* The node interface may be the one that changed (gone, new MAC), or
+	 * the one steering still waits for: re-resolve the target then, not
+	 * on every pod interface's event (each costs an address dump). Not
+	 * for the initial dump (cache NULL), before any policy named the
+	 * node's addresses. */
+	if (cache && d->probe_target_known &&
+	    (!d->probe_target.ifindex || ifindex == (int)d->probe_target.ifindex))
 		sgd_probe_target_refresh(d, NULL);
 }
 
