@@ -13,8 +13,11 @@
  *   prefix list    10.202.k.0/24 (P entries): tcp 80 inbound
  *   referenced     sg-peer, members 10.201.0.0/24: tcp 443 inbound
  *   filler         distinct 10.X.Y.0/24 and fd00:1:N::/48, one tcp port each
+ *   middle rule    10.206.0.0/16 udp 5000-5999 inbound, rule R/2 (inside
+ *                  the filler): where a linear rule list (nftables) finds,
+ *                  on average, traffic spread evenly over the rules
  *   last rule      10.205.0.0/16 udp 5000-5999 inbound, after the filler, so
- *                  a linear rule list (nftables) reaches it last
+ *                  a linear rule list reaches it last
  *   denied         10.203.0.0/16 and fd00:203::/32 (no rule covers them)
  * R counts rules as EC2 quotas do: the prefix list counts its entries.
  */
@@ -29,7 +32,8 @@
 #define SG_APP  "sg-0be0c0000000000a1"
 #define SG_PEER "sg-0be0c0000000000b2"
 #define PL_ID   "pl-0be0c0000000000c3"
-#define FIXED_RULES 8       /* 7 CIDR rules of the address plan + the group reference */
+#define MIDDLE_RULE "\"IpRanges\":[{\"CidrIp\":\"10.206.0.0/16\"}]"
+#define FIXED_RULES 9       /* 8 CIDR rules of the address plan + the group reference */
 
 static int open_out(const char *dir, const char *name, FILE **f)
 {
@@ -63,7 +67,15 @@ static void perm(FILE *f, bool *first, const char *proto, int from, int to, cons
 static int write_groups(const char *dir, unsigned rules, unsigned plist)
 {
 	unsigned filler = rules - FIXED_RULES - plist;
+	/* The middle rule is rule R/2 (1-based) of the inbound list: 7 + P
+	 * rules precede the filler. */
+	unsigned before_filler = 7 + plist;
+	unsigned filler_before_middle =
+		rules / 2 > before_filler + 1 ? rules / 2 - before_filler - 1 : 0;
 	bool first = true;
+
+	if (filler_before_middle > filler)
+		filler_before_middle = filler;
 	FILE *f;
 	int err;
 
@@ -85,6 +97,9 @@ static int write_groups(const char *dir, unsigned rules, unsigned plist)
 		char src[128];
 		unsigned port = 10000 + i % 50000;
 
+		if (i == filler_before_middle)
+			perm(f, &first, "udp", 5000, 5999, MIDDLE_RULE);
+
 		if (i % 4 == 3)
 			snprintf(src, sizeof(src), "\"Ipv6Ranges\":[{\"CidrIpv6\":\"fd00:1:%x::/48\"}]",
 				 i);
@@ -93,6 +108,8 @@ static int write_groups(const char *dir, unsigned rules, unsigned plist)
 				 1 + i / 256 % 199, i % 256);
 		perm(f, &first, "tcp", (int)port, (int)port, src);
 	}
+	if (filler_before_middle == filler)
+		perm(f, &first, "udp", 5000, 5999, MIDDLE_RULE);
 	perm(f, &first, "udp", 5000, 5999, "\"IpRanges\":[{\"CidrIp\":\"10.205.0.0/16\"}]");
 	fprintf(f, "\n  ],\n  \"IpPermissionsEgress\":[");
 	first = true;
