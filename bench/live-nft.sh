@@ -5,8 +5,8 @@
 #   bench/live-nft.sh [--rules 10,100,1000] [--count N] [--rounds K]
 #
 # Three identical, separate setups, each a node namespace with a pod (veth
-# sgb-b0, 10.250.0.2) and a remote (veth vpc0, 10.200.0.10, 10.205.0.10,
-# 10.203.0.10):
+# sgb-b0, 10.250.0.2) and a remote (veth vpc0, 10.200.0.10, 10.206.0.10,
+# 10.205.0.10, 10.203.0.10):
 #   none   no filtering (the cost of the path itself)
 #   sgbpf  `sgbpfd --once` attached the programs (TC, as the daemon does)
 #   nft    bench/sg2nft.py's ruleset: ct state established,related accept,
@@ -19,6 +19,9 @@
 #            nft's best case; UDP without replies stays "ct new" in nft,
 #            so each packet walks the chain to it; in sgbpf each flow's
 #            packets after the first hit its conntrack entry)
+#   middle   from 10.206.0.10, allowed by rule R/2: what nft pays on
+#            average for traffic spread evenly over the rules (its cost is
+#            linear in the rule's position; sgbpf's does not depend on it)
 #   last     from 10.205.0.10, allowed by the last rule of the chain (nft's
 #            worst case for allowed traffic; same cost for sgbpf)
 #   denied   from 10.203.0.10 (no rule: nft walks all R rules; sgbpf does
@@ -28,7 +31,11 @@
 # forwarding, filter, delivery into the pod - runs and is billed in its
 # context) plus ksoftirqd/1's time, divided by packets sent. Setups are
 # measured in turn, round after round, and each figure is the median over
-# the rounds; ratios compare figures of the same run. Needs root.
+# the rounds; ratios compare figures of the same run. After the rounds, one
+# more sgbpf pass runs with kernel.bpf_stats_enabled=1 and reads the TC
+# program's own run time from the kernel ("prog": the program alone,
+# without the TC hook; the stats' clock reads slow that pass, so it is not
+# one of the rounds). Needs root.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
@@ -53,6 +60,7 @@ for bin in build/sgbpfd build/bench/gen-policy build/bench/live-udp; do
 	[ -x "$bin" ] || { echo "live-nft.sh: $bin missing: run 'make' first" >&2; exit 2; }
 done
 command -v nft >/dev/null || { echo "live-nft.sh: nft missing: apt-get install nftables" >&2; exit 2; }
+command -v bpftool >/dev/null || { echo "live-nft.sh: bpftool missing: run 'make deps'" >&2; exit 2; }
 [ "$(nproc)" -ge 2 ] || { echo "live-nft.sh: needs 2 CPUs (the sender is pinned to CPU 1)" >&2; exit 2; }
 
 # shellcheck source=tests/e2e/netns.sh
@@ -62,8 +70,10 @@ PIN=/sys/fs/bpf/sgbpf-live-$$
 PREFIXES=()
 RECV_PIDS=()
 
+STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 cleanup() {
 	local p
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
 	for p in "${RECV_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PREFIXES[@]}"; do NS_PREFIX=$p ns_cleanup >/dev/null 2>&1; done
 	rm -rf "$PIN" "$WORK"
@@ -84,7 +94,7 @@ make_setup() {
 	ns_make_node || return 1
 	ns_make_pod pod sgb-b0 10.250.0.2 fd00:250::2 || return 1
 	ns_make_remote 10.200.0.10 fd00:200::10 || return 1
-	for a in 10.203.0.10 10.205.0.10; do
+	for a in 10.203.0.10 10.205.0.10 10.206.0.10; do
 		in_ns "$NS_REMOTE" ip addr add $a/32 dev eth0
 		in_node ip route replace $a/32 dev vpc0
 	done
@@ -126,6 +136,27 @@ measure() {
 		'BEGIN { printf "%.1f %d\n", (c + k * 1e9 / hz) / n, d }'
 }
 
+# prog_ns SRC: the sgbpf setup's pod-bound TC program (the host veth's
+# egress), alone: kernel run time / runs over one load with bpf_stats on.
+prog_ns() {
+	local src=$1 prog=$PIN/progs/sgbpf_tc_egress c0 t0 c1 t1
+	use sgbpf
+	read -r c0 t0 < <(prog_stats "$prog") || return 1
+	sysctl -qw kernel.bpf_stats_enabled=1
+	in_ns "$NS_REMOTE" taskset -c 1 build/bench/live-udp --src "$src" --dst 10.250.0.2 \
+		--count "$COUNT" --socks 16 --ndports 64 >/dev/null
+	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	read -r c1 t1 < <(prog_stats "$prog") || return 1
+	[ $((c1 - c0)) -gt 0 ] || { echo "live-nft.sh: $prog did not run" >&2; return 1; }
+	awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.1f\n", t / c }'
+}
+
+# prog_stats PINNED_PROG: "run_cnt run_time_ns" (0 0 before stats ever ran)
+prog_stats() {
+	bpftool -j prog show pinned "$1" |
+		python3 -c 'import json, sys; p = json.load(sys.stdin); print(p.get("run_cnt", 0), p.get("run_time_ns", 0))'
+}
+
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 for s in none sgbpf nft; do
@@ -135,8 +166,8 @@ sleep 0.5
 
 echo "live-nft: UDP 64 B, 1024 flows, $COUNT packets per measurement, median of $ROUNDS rounds;"
 echo "ns = CPU per packet sent (sender + ksoftirqd on CPU 1); overhead = setup - none"
-printf '%6s %8s | %8s %8s %8s | %9s %9s | %9s %9s %7s | %7s\n' rules traffic "none" sgbpf nft \
-	"sgbpf rx" "nft rx" "sgbpf ovh" "nft ovh" "ovh x" "total x"
+printf '%6s %8s | %8s %8s %8s | %9s %9s | %9s %5s %9s %7s | %7s\n' rules traffic "none" sgbpf nft \
+	"sgbpf rx" "nft rx" "sgbpf ovh" prog "nft ovh" "ovh x" "total x"
 IFS=, read -ra RS <<<"$RULES"
 for R in "${RS[@]}"; do
 	pol="$WORK/policy-$R"
@@ -155,9 +186,10 @@ for R in "${RS[@]}"; do
 		echo "live-nft.sh: loading the nftables ruleset for R=$R failed" >&2
 		exit 1
 	fi
-	for traffic in allowed last denied; do
+	for traffic in allowed middle last denied; do
 		case $traffic in
 		allowed) src=10.200.0.10 ;;
+		middle) src=10.206.0.10 ;;
 		last) src=10.205.0.10 ;;
 		denied) src=10.203.0.10 ;;
 		esac
@@ -173,14 +205,17 @@ for R in "${RS[@]}"; do
 		f=$(awk '$1 == "nft" { print $2 }' "$WORK/m" | median)
 		gr=$(awk '$1 == "sgbpf" { print $3 }' "$WORK/m" | median)
 		fr=$(awk '$1 == "nft" { print $3 }' "$WORK/m" | median)
-		awk -v R="$R" -v t="$traffic" -v n="$n" -v g="$g" -v f="$f" -v gr="$gr" -v fr="$fr" \
+		p=$(prog_ns "$src") || { echo "live-nft.sh: reading sgbpf's program stats failed" >&2; exit 1; }
+		awk -v R="$R" -v t="$traffic" -v n="$n" -v g="$g" -v f="$f" -v gr="$gr" -v fr="$fr" -v p="$p" \
 			'BEGIN { go = g - n; fo = f - n;
-			         printf "%6d %8s | %8.0f %8.0f %8.0f | %9d %9d | %9.0f %9.0f %7s | %7.2f\n",
-			         R, t, n, g, f, gr, fr, go, fo,
+			         printf "%6d %8s | %8.0f %8.0f %8.0f | %9d %9d | %9.0f %5.0f %9.0f %7s | %7.2f\n",
+			         R, t, n, g, f, gr, fr, go, p, fo,
 			         (t != "denied" && go > 0 ? sprintf("%.1f", fo / go) : "-"), f / g }'
 	done
 done
 echo "rx: packets that reached the pod in one measurement (allowed: all, denied: 0)."
-echo "allowed: the matching rule is 2nd in nft's chain; last: it is last (after R-8 others)."
+echo "allowed: the matching rule is 2nd in nft's chain; middle: rule R/2 (the average"
+echo "position of traffic spread evenly over the rules); last: the last rule."
+echo "prog: sgbpf's TC program alone per packet (kernel bpf_stats, a separate pass)."
 echo "ovh x = nft overhead / sgbpf overhead (allowed only: for denied traffic the"
 echo "unfiltered path delivers the packet, so it is no baseline); total x = nft / sgbpf."
