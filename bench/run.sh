@@ -86,6 +86,24 @@ echo "         sgbpf-bench --batches $BATCHES"
 echo
 
 {
+echo "== Table 1b: established flows by family and protocol, hot (same policy as table 1)"
+printf '%-10s | %8s %9s %6s\n' flows "hot ns" "parse ns" "hot x"
+for cls in "ipv4-tcp:--v6 0 --udp 0 --icmp 0" "ipv4-udp:--v6 0 --udp 1 --icmp 0" \
+	"ipv4-icmp:--v6 0 --udp 0 --icmp 1" "ipv6-tcp:--v6 1 --udp 0 --icmp 0" \
+	"ipv6-udp:--v6 1 --udp 1 --icmp 0"; do
+	name=${cls%%:*}
+	# shellcheck disable=SC2086
+	"$B/gen-traffic" --policy "$W/p1" --out "$W/t1-$name.pcap" --flows 1000 --deny 0 \
+		${cls#*:} --vlan 7 2>/dev/null
+	replay "$W/p1" "$W/t1-$name.pcap" >"$W/c"
+	awk -v n="$name" '$1 == "est-hot" { printf "%-10s | %8.1f %9.1f %6.2f\n", n, $3, $4, $5 }' "$W/c"
+done
+echo "command: gen-traffic --flows 1000 --deny 0 --v6 0|1 --udp 0|1 --icmp 0|1 --vlan 7;"
+echo "         sgbpf-bench --batches $BATCHES (est-hot line)"
+} | save replay-table1b
+echo
+
+{
 echo "== Table 2a: new-flow cost against rules per endpoint (10 endpoints, same packets)"
 printf '%7s | %9s %6s %9s %6s | %9s %9s %6s | %8s %6s\n' rules "new ns" "vs 10" "deny ns" "vs 10" \
 	"est ns" "parse ns" "est x" "hot ns" "hot x"
