@@ -33,10 +33,13 @@
 
 #define POD_ADDR   "10.250.0.5"
 #define DEEP_ADDR  "10.200.7.9"     /* inside /16, /24 and /32 rules     */
+#define POD_ADDR6  "fd00:250::5"
+#define PEER_ADDR6 "fd00:200::9"    /* the /128 rule's remote            */
 #define NONE_ADDR  "192.0.2.1"      /* covered by no rule                */
 #define EST_PORT   2002             /* the /32 rule's port               */
 #define DENY_PORT  9                /* no rule allows it                 */
 #define UDP_BASE   5000             /* udp 5000-5999 from the /16        */
+#define FIXED_RULES 5              /* the chain, the UDP range, the IPv6 /128 */
 #define MAX_RS     8
 #define MAX_RUNS   15
 
@@ -44,6 +47,7 @@ struct result {
 	unsigned rules;
 	double compile_ms, apply_ms;
 	double est_tc, est_xdp, parse_tc, parse_xdp;
+	double est6_tc, parse6_tc;  /* the same flow over IPv6 (wide key)  */
 	double deny_deep, deny_none, new_udp, udp_repeat;
 	double parse1;             /* parse-only at repeat 1: test_run's fixed cost */
 	size_t n_rules, n_prefixes, n_port_blocks;
@@ -86,9 +90,11 @@ static int write_policy(const char *dir, unsigned rules)
 	fprintf(f, "{\"IpProtocol\":\"tcp\",\"FromPort\":%d,\"ToPort\":%d,"
 		"\"IpRanges\":[{\"CidrIp\":\"" DEEP_ADDR "/32\"}]},\n", EST_PORT, EST_PORT);
 	fprintf(f, "{\"IpProtocol\":\"udp\",\"FromPort\":%d,\"ToPort\":%d,"
-		"\"IpRanges\":[{\"CidrIp\":\"10.200.0.0/16\"}]}", UDP_BASE, UDP_BASE + 999);
+		"\"IpRanges\":[{\"CidrIp\":\"10.200.0.0/16\"}]},\n", UDP_BASE, UDP_BASE + 999);
+	fprintf(f, "{\"IpProtocol\":\"tcp\",\"FromPort\":%d,\"ToPort\":%d,"
+		"\"Ipv6Ranges\":[{\"CidrIpv6\":\"" PEER_ADDR6 "/128\"}]}", EST_PORT, EST_PORT);
 	/* The rest: distinct /24s under 10.1.0.0-10.199.255.0, distinct ports. */
-	for (unsigned i = 0; i + 4 < rules; i++)
+	for (unsigned i = 0; i + FIXED_RULES < rules; i++)
 		fprintf(f, ",\n{\"IpProtocol\":\"tcp\",\"FromPort\":%u,\"ToPort\":%u,"
 			"\"IpRanges\":[{\"CidrIp\":\"10.%u.%u.0/24\"}]}",
 			10000 + i % 50000, 10000 + i % 50000, 1 + i / 256, i % 256);
@@ -101,19 +107,22 @@ static int write_policy(const char *dir, unsigned rules)
 	if (!f)
 		return -errno;
 	fprintf(f, "{\"node\":{\"ipv4\":[\"10.250.0.1\"]},\"endpoints\":[{\"name\":\"bench/pod-0\","
-		"\"ipv4\":[\"" POD_ADDR "\"],\"securityGroups\":[\"sg-0be0c000000000001\"]}]}\n");
+		"\"ipv4\":[\"" POD_ADDR "\"],\"ipv6\":[\"" POD_ADDR6 "\"],\"securityGroups\":[\"sg-0be0c000000000001\"]}]}\n");
 	return fclose(f) ? -errno : 0;
 }
 
-/* A tagged frame for the endpoint: remote -> pod (IN) or pod -> remote (OUT). */
+/* A tagged frame for the endpoint: remote -> pod (IN) or pod -> remote (OUT);
+ * IPv6 when the remote is an IPv6 address. */
 static int frame(const struct sg_compiled_endpoint *ep, bool in, uint8_t proto,
 		 const char *remote, uint16_t rport, uint16_t lport, uint8_t flags,
 		 uint8_t *buf, size_t cap)
 {
+	bool v6 = strchr(remote, ':') != NULL;
+	const char *pod = v6 ? POD_ADDR6 : POD_ADDR;
 	struct sg_pkt_spec s;
 
-	sg_pkt_init(&s, SGBPF_AF_V4, proto);
-	if (sg_pkt_set_addrs(&s, in ? remote : POD_ADDR, in ? POD_ADDR : remote))
+	sg_pkt_init(&s, v6 ? SGBPF_AF_V6 : SGBPF_AF_V4, proto);
+	if (sg_pkt_set_addrs(&s, in ? remote : pod, in ? pod : remote))
 		return -EINVAL;
 	s.sport = in ? rport : lport;
 	s.dport = in ? lport : rport;
@@ -122,6 +131,31 @@ static int frame(const struct sg_compiled_endpoint *ep, bool in, uint8_t proto,
 	s.ack = flags & SG_TCP_ACK ? 1 : 0;
 	s.vlan_id = (uint16_t)(ep->ep_id + 1);
 	return sg_pkt_build(&s, buf, cap);
+}
+
+/* Open remote:40000 -> pod:EST_PORT (SYN in, SYN-ACK out, ACK in) and leave
+ * the last ACK in f: a frame of an established flow. Returns its length. */
+static int handshake(struct sg_offline *ctx, const struct sg_compiled_endpoint *ep,
+		     const char *remote, uint8_t *f, size_t cap)
+{
+	static const struct { bool in; uint8_t flags; } legs[] = {
+		{ true, SG_TCP_SYN }, { false, SG_TCP_SYN | SG_TCP_ACK }, { true, SG_TCP_ACK },
+	};
+	struct sg_offline_verdict v;
+	int len = -EINVAL, err;
+
+	for (size_t i = 0; i < sizeof(legs) / sizeof(legs[0]); i++) {
+		len = frame(ep, legs[i].in, 6, remote, 40000, EST_PORT, legs[i].flags, f, cap);
+		err = len < 0 ? len : sg_offline_run_frame(ctx, ep, legs[i].in ? SGBPF_DIR_IN :
+							     SGBPF_DIR_OUT, f, (size_t)len, &v);
+		if (err || !v.allow) {
+			fprintf(stderr, "datapath-bench: the TCP handshake from %s to the benchmark "
+				"pod was %s\n", remote,
+				err ? strerror(-err) : "dropped (datapath or compiler bug?)");
+			return err ? err : -EPROTO;
+		}
+	}
+	return len;
 }
 
 /* Median over opt_runs of the kernel's mean ns per run. */
@@ -176,7 +210,6 @@ static int run_one(unsigned rules, struct result *res)
 	const struct sg_compiled_endpoint *ep;
 	struct sg_offline_opts opts = { .events_allow = false };
 	struct sg_offline *ctx = NULL;
-	struct sg_offline_verdict v;
 	struct sg_diags diags;
 	struct sg_policy policy;
 	uint8_t f[256];
@@ -221,21 +254,9 @@ static int run_one(unsigned rules, struct result *res)
 	}
 
 	/* (a) establish DEEP_ADDR:40000 -> pod:2002, then time its ACKs. */
-	len = frame(ep, true, 6, DEEP_ADDR, 40000, EST_PORT, SG_TCP_SYN, f, sizeof(f));
-	err = len < 0 ? len : sg_offline_run_frame(ctx, ep, SGBPF_DIR_IN, f, (size_t)len, &v);
-	if (!err && v.allow) {
-		len = frame(ep, false, 6, DEEP_ADDR, 40000, EST_PORT, SG_TCP_SYN | SG_TCP_ACK, f,
-			    sizeof(f));
-		err = len < 0 ? len : sg_offline_run_frame(ctx, ep, SGBPF_DIR_OUT, f, (size_t)len, &v);
-	}
-	if (!err && v.allow) {
-		len = frame(ep, true, 6, DEEP_ADDR, 40000, EST_PORT, SG_TCP_ACK, f, sizeof(f));
-		err = len < 0 ? len : sg_offline_run_frame(ctx, ep, SGBPF_DIR_IN, f, (size_t)len, &v);
-	}
-	if (err || !v.allow) {
-		fprintf(stderr, "datapath-bench: the TCP handshake to the benchmark pod was %s\n",
-			err ? strerror(-err) : "dropped (datapath or compiler bug?)");
-		err = err ? err : -EPROTO;
+	len = handshake(ctx, ep, DEEP_ADDR, f, sizeof(f));
+	if (len < 0) {
+		err = len;
 		goto out;
 	}
 	before = global_count(ctx, true, SGBPF_ALLOW_TRACKED);
@@ -251,6 +272,24 @@ static int run_one(unsigned rules, struct result *res)
 	err = err ?: measure(ctx, SGBPF_PROG_TC_PARSE_ONLY, f, len, opt_repeat, true, &res->parse_tc);
 	err = err ?: measure(ctx, SGBPF_PROG_XDP_PARSE_ONLY, f, len, opt_repeat, true,
 			     &res->parse_xdp);
+	if (err)
+		goto out;
+	/* The same over IPv6: its flows are keyed by the wide key (ct_est). */
+	len = handshake(ctx, ep, PEER_ADDR6, f, sizeof(f));
+	if (len < 0) {
+		err = len;
+		goto out;
+	}
+	before = global_count(ctx, true, SGBPF_ALLOW_TRACKED);
+	err = measure(ctx, SGBPF_PROG_TC_INGRESS, f, len, opt_repeat, true, &res->est6_tc);
+	if (!err && global_count(ctx, true, SGBPF_ALLOW_TRACKED) - before <
+	    (uint64_t)opt_repeat * opt_runs) {
+		fprintf(stderr, "datapath-bench: the established IPv6 frame was not judged as "
+			"tracked traffic\n");
+		err = -EPROTO;
+	}
+	err = err ?: measure(ctx, SGBPF_PROG_TC_PARSE_ONLY, f, len, opt_repeat, true,
+			     &res->parse6_tc);
 	if (err)
 		goto out;
 
@@ -361,9 +400,10 @@ int main(int argc, char **argv)
 			while (*s && n_rs < MAX_RS) {
 				unsigned long v = strtoul(s, &end, 10);
 
-				if (end == s || v < 4 || v > 100000) {
+				if (end == s || v < FIXED_RULES || v > 100000) {
 					fprintf(stderr, "datapath-bench: --rules '%s': expected "
-						"comma-separated counts 4..100000\n", optarg);
+						"comma-separated counts %d..100000\n", optarg,
+						FIXED_RULES);
 					return 2;
 				}
 				rs[n_rs++] = (unsigned)v;
@@ -429,6 +469,11 @@ int main(int argc, char **argv)
 		       1e3 / r->est_tc, r->parse_xdp, r->est_xdp, r->est_xdp / r->parse_xdp,
 		       1e3 / r->est_xdp);
 	}
+	printf("\n(a6) the same flow over IPv6 (TC)\n");
+	printf("%8s | %9s %9s %6s %7s\n", "rules", "parse TC", "est TC", "ratio", "Mpps");
+	for (unsigned i = 0; i < n_rs; i++)
+		printf("%8u | %9.0f %9.0f %6.2f %7.2f\n", res[i].rules, res[i].parse6_tc,
+		       res[i].est6_tc, res[i].est6_tc / res[i].parse6_tc, 1e3 / res[i].est6_tc);
 	printf("\n(b) new flows vs rules (ns/pkt; ratio = vs the smallest R)\n");
 	printf("%8s | %9s %6s %7s | %9s | %9s %9s %9s %6s | %9s\n", "rules", "deny deep",
 	       "ratio", "Mpps", "deny none", "new UDP", "parse@1", "UDP net", "ratio",
@@ -449,13 +494,18 @@ int main(int argc, char **argv)
 
 	printf("\ntargets:\n");
 	{
-		double worst = 0;
+		double worst = 0, worst6 = 0;
 
-		for (unsigned i = 0; i < n_rs; i++)
+		for (unsigned i = 0; i < n_rs; i++) {
 			if (res[i].est_tc / res[i].parse_tc > worst)
 				worst = res[i].est_tc / res[i].parse_tc;
-		printf("  established within 2x of parse-only (TC): worst ratio %.2f  %s\n", worst,
-		       worst <= 2.0 ? "MET" : "MISSED");
+			if (res[i].est6_tc / res[i].parse6_tc > worst6)
+				worst6 = res[i].est6_tc / res[i].parse6_tc;
+		}
+		printf("  established within 2x of parse-only (TC, IPv4): worst ratio %.2f  %s\n",
+		       worst, worst <= 2.0 ? "MET" : "MISSED");
+		printf("  established within 2x of parse-only (TC, IPv6): worst ratio %.2f  %s\n",
+		       worst6, worst6 <= 2.0 ? "MET" : "MISSED");
 	}
 	if (i10 >= 0 && i1000 >= 0) {
 		double q = res[i1000].est_tc / res[i10].est_tc;
