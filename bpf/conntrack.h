@@ -248,10 +248,34 @@ static __always_inline void sg_addr_copy(__u8 *dst, const __u8 *src)
  * Every byte of the key in use is written (no memset first). Addresses are
  * 16-byte fields (IPv4 in the first 4 bytes); with aligned set, both are
  * 8-byte aligned (see sg_addr_copy), else they are copied byte-wise. */
+/* sg_ct_key_set() stores these words whole. */
+_Static_assert(__builtin_offsetof(struct sgbpf_ct4_key, local_addr) == 4 &&
+	       __builtin_offsetof(struct sgbpf_ct4_key, local_port) % 4 == 0 &&
+	       __builtin_offsetof(struct sgbpf_ct4_key, remote_port) ==
+	       __builtin_offsetof(struct sgbpf_ct4_key, local_port) + 2,
+	       "sgbpf_ct4_key: a 4-byte header word, the ports in one aligned word");
+_Static_assert(__builtin_offsetof(struct sgbpf_ct_key, local_addr) == 8 &&
+	       __builtin_offsetof(struct sgbpf_ct_key, local_port) % 4 == 0 &&
+	       __builtin_offsetof(struct sgbpf_ct_key, remote_port) ==
+	       __builtin_offsetof(struct sgbpf_ct_key, local_port) + 2,
+	       "sgbpf_ct_key: an 8-byte header word, the ports in one aligned word");
+
 static __always_inline void sg_ct_key_set(struct sg_ct_key *k, __u32 ep_id, __u8 family,
 					  __u8 proto, const __u8 *local, const __u8 *remote,
 					  __be16 local_port, __be16 remote_port, bool aligned)
 {
+	/* The map's hash and compare read the key back right away, in 4- and
+	 * 8-byte words. A word put together from narrower stores can't be
+	 * forwarded from the store buffer: the load waits for the stores to
+	 * retire (~11 ns a packet on the IPv6 key). So each word is built in
+	 * a register and stored whole. */
+	union {
+		struct {
+			__be16 local, remote;
+		};
+		__u32 word;
+	} ports = { .local = local_port, .remote = remote_port };
+
 	k->family = family;
 	k->proto = proto;
 	/* < SGBPF_MAX_ENDPOINTS, or SGBPF_RULE_NONE (no endpoint), which no
@@ -259,9 +283,15 @@ static __always_inline void sg_ct_key_set(struct sg_ct_key *k, __u32 ep_id, __u8
 	k->ep_id = (__u16)ep_id;
 	if (family == SGBPF_AF_V4) {
 		/* ep_id < SGBPF_MAX_ENDPOINTS (the loader checks ifaces'). */
-		k->v4.ep_id = (__u16)ep_id;
-		k->v4.proto = proto;
-		k->v4.pad = 0;
+		union {
+			struct {
+				__u16 ep_id;
+				__u8 proto, pad;
+			};
+			__u32 word;
+		} hdr = { .ep_id = (__u16)ep_id, .proto = proto };
+
+		*(sg_word32 *)&k->v4 = hdr.word;
 		if (aligned) {
 			*(sg_word32 *)k->v4.local_addr = *(const sg_word32 *)local;
 			*(sg_word32 *)k->v4.remote_addr = *(const sg_word32 *)remote;
@@ -269,14 +299,21 @@ static __always_inline void sg_ct_key_set(struct sg_ct_key *k, __u32 ep_id, __u8
 			__builtin_memcpy(k->v4.local_addr, local, 4);
 			__builtin_memcpy(k->v4.remote_addr, remote, 4);
 		}
-		k->v4.local_port = local_port;
-		k->v4.remote_port = remote_port;
+		*(sg_word32 *)&k->v4.local_port = ports.word;
 		return;
 	}
-	k->v6.ep_id = ep_id;
-	k->v6.family = family;
-	k->v6.proto = proto;
-	k->v6.pad = 0;
+	{
+		union {
+			struct {
+				__u32 ep_id;
+				__u8 family, proto;
+				__u16 pad;
+			};
+			__u64 word;
+		} hdr = { .ep_id = ep_id, .family = family, .proto = proto };
+
+		*(sg_word *)&k->v6 = hdr.word;
+	}
 	if (aligned) {
 		sg_addr_copy(k->v6.local_addr, local);
 		sg_addr_copy(k->v6.remote_addr, remote);
@@ -284,8 +321,7 @@ static __always_inline void sg_ct_key_set(struct sg_ct_key *k, __u32 ep_id, __u8
 		__builtin_memcpy(k->v6.local_addr, local, 16);
 		__builtin_memcpy(k->v6.remote_addr, remote, 16);
 	}
-	k->v6.local_port = local_port;
-	k->v6.remote_port = remote_port;
+	*(sg_word32 *)&k->v6.local_port = ports.word;
 }
 
 /* Key of the packet's flow from endpoint ep_id's point of view (local and
