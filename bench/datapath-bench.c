@@ -274,7 +274,8 @@ static int run_one(unsigned rules, struct result *res)
 			     &res->parse_xdp);
 	if (err)
 		goto out;
-	/* The same over IPv6: its flows are keyed by the wide key (ct_est). */
+	/* The same over IPv6: its confirmed TCP flows are keyed by 36 bytes
+	 * (ct6t_est). */
 	len = handshake(ctx, ep, PEER_ADDR6, f, sizeof(f));
 	if (len < 0) {
 		err = len;

@@ -8,8 +8,8 @@
  * Unconfirmed flows live in ct_new (LRU), confirmed ones in ct_est (never
  * evicted). Lookup order: ct_est, then ct_new. Expiry is decided from the
  * entry's own last_seen_ns at lookup time. Each table is one map per family
- * (maps.h), and confirmed IPv4 TCP flows have their own (ct4t_est, keyed
- * without the endpoint, which its entries carry): a packet's key (struct
+ * (maps.h), and confirmed TCP flows have their own (ct4t_est, ct6t_est,
+ * keyed without the endpoint, which their entries carry): a packet's key (struct
  * sg_ct_key) is built once, in the shape of its family's maps, and
  * sg_ct_get/put/del pick the map.
  *
@@ -103,8 +103,8 @@ static __always_inline __u32 sg_ct_timeout_idx(__u8 family, __u8 proto, __u8 sta
  * A flow's conntrack key as its family's maps take it: the compact IPv4 key
  * or the wide one. family, proto and ep_id sit outside the union so that
  * code above the maps reads them without caring which key is in use. A
- * confirmed IPv4 TCP flow's key in ct4t_est is the compact key's last 12
- * bytes (v4t.k): no copy.
+ * confirmed TCP flow's key in ct4t_est / ct6t_est is the compact / wide
+ * key's last 12 / 36 bytes (v4t.k / v6t.k): no copy.
  */
 struct sg_ct_key {
 	union {
@@ -114,15 +114,23 @@ struct sg_ct_key {
 			__u32 hdr;         /* v4's ep_id, proto, pad */
 			struct sgbpf_ct4t_key k;
 		} v4t;
+		struct {
+			__u64 hdr;         /* v6's ep_id, family, proto, pad */
+			struct sgbpf_ct6t_key k;
+		} v6t;
 	};
 	__u8 family;               /* which member (and maps): enum sgbpf_family */
 	__u8 proto;
-	__u16 ep_id;               /* the endpoint (ct4t_est: checked in the entry) */
+	__u16 ep_id;               /* the endpoint (ct*t_est: checked in the entry) */
 } __attribute__((aligned(8)));
 _Static_assert(__builtin_offsetof(struct sg_ct_key, v4t.k) ==
 	       __builtin_offsetof(struct sg_ct_key, v4.local_addr) &&
 	       sizeof(struct sgbpf_ct4_key) == 4 + sizeof(struct sgbpf_ct4t_key),
 	       "ct4t key = the compact IPv4 key without its first word");
+_Static_assert(__builtin_offsetof(struct sg_ct_key, v6t.k) ==
+	       __builtin_offsetof(struct sg_ct_key, v6.local_addr) &&
+	       sizeof(struct sgbpf_ct_key) == 8 + sizeof(struct sgbpf_ct6t_key),
+	       "ct6t key = the wide key without its first 8 bytes");
 
 static __always_inline bool sg_ct_expired(const struct sgbpf_slot_config *cfg,
 					  const struct sg_ct_key *k,
@@ -371,13 +379,13 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
 	return 0;
 }
 
-/* Does k's flow live in ct4t_est when confirmed (est)? */
-#define sg_ct_tcp4(k, est) \
-	((est) && (k)->family == SGBPF_AF_V4 && (k)->proto == SG_IPPROTO_TCP)
+/* Does k's flow live in ct4t_est / ct6t_est (by family) when confirmed
+ * (est)? */
+#define sg_ct_tcp(k, est) ((est) && (k)->proto == SG_IPPROTO_TCP)
 
 /*
  * helper(map, key, ...) on k's family's map of a table (est: ct_est, else
- * ct_new; IPv4 TCP est: ct4t_est), with k in that map's key shape.
+ * ct_new; TCP est: ct4t_est, ct6t_est), with k in that map's key shape.
  *
  * The verifier inlines a hash lookup (and calls update/delete directly)
  * only at a call site that only ever sees one map. clang merges helper calls
@@ -385,15 +393,20 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
  * made the established packet's lookup an indirect call through the generic
  * helper (~5 ns). So the IPv4 branch ends with barrier_var(), which the
  * IPv6 one lacks: calls followed by different code are never merged. The
- * ct4t_est branch ends with an asm of its own text for the same reason.
+ * TCP branches end with an asm of their own text for the same reason.
  */
 #define sg_ct_call(k, est, helper, ...)						\
 	({									\
 		typeof(helper(&ct_est, &(k)->v6, ##__VA_ARGS__)) __r;		\
 										\
-		if (sg_ct_tcp4(k, est)) {					\
-			__r = helper(&ct4t_est, &(k)->v4t.k, ##__VA_ARGS__);	\
-			asm volatile("/* ct4t */" : "+r"(__r));			\
+		if (sg_ct_tcp(k, est)) {					\
+			if ((k)->family == SGBPF_AF_V4) {			\
+				__r = helper(&ct4t_est, &(k)->v4t.k, ##__VA_ARGS__);	\
+				asm volatile("/* ct4t */" : "+r"(__r));		\
+			} else {						\
+				__r = helper(&ct6t_est, &(k)->v6t.k, ##__VA_ARGS__);	\
+				asm volatile("/* ct6t */" : "+r"(__r));		\
+			}							\
 		} else if ((k)->family == SGBPF_AF_V4) {			\
 			__r = (est) ? helper(&ct4_est, &(k)->v4, ##__VA_ARGS__) :	\
 				      helper(&ct4_new, &(k)->v4, ##__VA_ARGS__);	\
@@ -405,17 +418,22 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
 		__r;								\
 	})
 
-/* k's entry in a table. In ct4t_est an entry of another endpoint (its
- * address has moved since) is absent: the tuple alone must not let one pod
- * reach another's flow. */
+/* k's entry in a table. In ct4t_est and ct6t_est an entry of another
+ * endpoint (its address has moved since) is absent: the tuple alone must
+ * not let one pod reach another's flow. */
 static __always_inline struct sgbpf_ct_val *sg_ct_get(const struct sg_ct_key *k, bool est)
 {
 	struct sgbpf_ct_val *v;
 
-	/* Apart from sg_ct_call's, so that the check stays on this branch. */
-	if (sg_ct_tcp4(k, est)) {
-		v = bpf_map_lookup_elem(&ct4t_est, &k->v4t.k);
-		asm volatile("/* ct4t get */" : "+r"(v));
+	/* Apart from sg_ct_call's, so that the check stays on these branches. */
+	if (sg_ct_tcp(k, est)) {
+		if (k->family == SGBPF_AF_V4) {
+			v = bpf_map_lookup_elem(&ct4t_est, &k->v4t.k);
+			asm volatile("/* ct4t get */" : "+r"(v));
+		} else {
+			v = bpf_map_lookup_elem(&ct6t_est, &k->v6t.k);
+			asm volatile("/* ct6t get */" : "+r"(v));
+		}
 		if (v && unlikely(v->ep_id != k->ep_id))
 			return NULL;
 		return v;
@@ -596,8 +614,9 @@ static __always_inline void sg_ct_vouch(struct sgbpf_ct_val *v, __u64 gen,
 
 /* Move a confirmed flow from ct_new to ct_est. If ct_est is full the flow
  * stays in ct_new (retried on its next packet) and ct_est_full counts it.
- * In ct4t_est an entry of another endpoint under the same tuple is stale
- * (its address moved to this endpoint across a swap): it is replaced. */
+ * In ct4t_est / ct6t_est an entry of another endpoint under the same tuple
+ * is stale (its address moved to this endpoint across a swap): it is
+ * replaced. */
 static __always_inline void sg_ct_promote(const struct sg_ct_key *k,
 					  struct sgbpf_ct_val *v)
 {
@@ -606,11 +625,11 @@ static __always_inline void sg_ct_promote(const struct sg_ct_key *k,
 
 	v->ep_id = k->ep_id;
 	err = sg_ct_put(k, true, v, BPF_NOEXIST);
-	if (err == -17 && sg_ct_tcp4(k, true)) {
-		struct sgbpf_ct_val *o = bpf_map_lookup_elem(&ct4t_est, &k->v4t.k);
+	if (err == -17 && sg_ct_tcp(k, true)) {
+		struct sgbpf_ct_val *o = sg_ct_call(k, true, bpf_map_lookup_elem);
 
 		if (o && o->ep_id != k->ep_id)
-			err = bpf_map_update_elem(&ct4t_est, &k->v4t.k, v, BPF_ANY);
+			err = sg_ct_put(k, true, v, BPF_ANY);
 	}
 	if (err == 0 || err == -17 /* EEXIST: another CPU promoted it */) {
 		sg_ct_del(k, false);

@@ -94,8 +94,8 @@ struct {
 
 /*
  * Each table is one map per family (layout.h): ct4_* keyed by the compact
- * IPv4 key, ct_* by the wide key (IPv6 flows only); confirmed IPv4 TCP
- * flows are in ct4t_est instead of ct4_est. Capacities are per
+ * IPv4 key, ct_* by the wide key (IPv6 flows only); confirmed TCP flows
+ * are in ct4t_est / ct6t_est instead of ct4_est / ct_est. Capacities are per
  * family: a node's pods are mostly of one family (EKS clusters are IPv4 or
  * IPv6), which must not get half the table.
  *
@@ -146,6 +146,16 @@ struct {
 	__type(key, struct sgbpf_ct4t_key);
 	__type(value, struct sgbpf_ct_val);
 } ct4t_est SEC(".maps");
+
+/* Confirmed IPv6 TCP flows, out of ct_est, the same way: a 36-byte key (two
+ * hash rounds where the 44-byte one takes three). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SGBPF_CT_EST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sgbpf_ct6t_key);
+	__type(value, struct sgbpf_ct_val);
+} ct6t_est SEC(".maps");
 
 /* Where sg_ct_create() builds a new entry: the value no longer fits the
  * 512-byte stack beside the rest of sg_judge(). Per CPU, one entry, no

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Conntrack split per family (layout.h, user/lib/ct.h): the datapath keeps
- * IPv4 flows under the compact key in ct4_*, confirmed IPv4 TCP flows under
- * the 12-byte key in ct4t_est (the endpoint in the entry), IPv6 flows under
- * the wide key in ct_*, and the userspace API shows all under the wide key:
- * key conversion, lookups, walks, counts, batched inserts, conditional
- * deletes (sgbpf_ep_forget) and the map shape check. ct4t_est's entry
- * serves only its own endpoint: an address that moved to another endpoint
- * doesn't take the flow with it, and that endpoint's promotion replaces the
- * stale entry.
+ * IPv4 flows under the compact key in ct4_*, IPv6 flows under the wide key
+ * in ct_*, confirmed TCP flows under the 12-byte key in ct4t_est and the
+ * 36-byte key in ct6t_est (the endpoint in the entry), and the userspace
+ * API shows all under the wide key: key conversion, lookups, walks,
+ * counts, batched inserts, conditional deletes (sgbpf_ep_forget) and the
+ * map shape check. A ct4t_est or ct6t_est entry serves only its own
+ * endpoint: an address that moved to another endpoint doesn't take the
+ * flow with it, and that endpoint's promotion replaces the stale entry.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -61,8 +61,10 @@ static void test_key_conversion(void)
 		CU_ASSERT(mp[0] == SGBPF_MAP_CT4_EST && mp[1] == SGBPF_MAP_CT4T_EST);
 		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_NEW, V4, mp), 1);
 		CU_ASSERT_EQUAL(mp[0], SGBPF_MAP_CT4_NEW);
-		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_EST, V6, mp), 1);
-		CU_ASSERT_EQUAL(mp[0], SGBPF_MAP_CT_EST);
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_EST, V6, mp), 2);
+		CU_ASSERT(mp[0] == SGBPF_MAP_CT_EST && mp[1] == SGBPF_MAP_CT6T_EST);
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_NEW, V6, mp), 1);
+		CU_ASSERT_EQUAL(mp[0], SGBPF_MAP_CT_NEW);
 		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_MAX, V4, mp), 0);
 	}
 }
@@ -82,7 +84,7 @@ static void two_family_policy(struct sg_policy *p)
  * shape userspace converts to. */
 static void test_datapath_family_maps(void)
 {
-	struct sgbpf_ct_key k4w, k6, k4u;
+	struct sgbpf_ct_key k4w, k6, k4u, k6u;
 	struct sgbpf_ct4_key k4;
 	struct sgbpf_ct_val v;
 	struct sg_pkt_spec s;
@@ -102,18 +104,24 @@ static void test_datapath_family_maps(void)
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
 	th_udp(&s, V4, A4, R4, 53, 5001);
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_TRACKED);
+	th_udp(&s, V6, R6, A6, 5001, 53);
+	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_RULE);
+	th_udp(&s, V6, A6, R6, 53, 5001);
+	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_TRACKED);
 
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4T_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT6T_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_NEW), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 0);
-	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 3);
+	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 4);
 	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 1);
 
-	/* Raw reads: the TCP flow under the 12-byte key in ct4t_est with its
-	 * endpoint in the entry, the UDP stream under the compact key in
-	 * ct4_est, the IPv6 flow under the wide one in ct_est. */
+	/* Raw reads: the TCP flows under the 12- and 36-byte keys in
+	 * ct4t_est and ct6t_est with their endpoint in the entry, the UDP
+	 * streams under the compact key in ct4_est and the wide one in
+	 * ct_est. */
 	th_ct_key(&k4w, a, V4, 6, A4, R4, 80, 40000);
 	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4w), 0);
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4T_EST), k4.local_addr,
@@ -126,15 +134,23 @@ static void test_datapath_family_maps(void)
 	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4u), 0);
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4_EST), &k4, &v), 0);
 	th_ct_key(&k6, a, V6, 6, A6, R6, 80, 40000);
-	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6, &v), 0);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT6T_EST), k6.local_addr,
+					    &v), 0);
+	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
+	CU_ASSERT_EQUAL(v.ep_id, a);
+	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6, &v), 0);
+	th_ct_key(&k6u, a, V6, 17, A6, R6, 53, 5001);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6u, &v), 0);
 	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
 	th_ct_key(&k4u, a, V4, 17, A4, R4, 53, 5000);
 	CU_ASSERT_EQUAL(th_ct_find(&t, &k4u, &v), TH_CT_NEW);
 	CU_ASSERT_EQUAL(v.state, SGBPF_CT_NEW);
 
-	/* A packet of the IPv4 flow finds its entry through the compact key. */
+	/* Packets of the TCP flows find their entries through the short keys. */
 	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_TRACKED);
+	th_tcp(&s, V6, A6, R6, 80, 40000, SG_TCP_ACK);
+	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_TRACKED);
 	th_close(&t);
 	sg_policy_free(&p);
 }
@@ -249,6 +265,13 @@ static void test_api(void)
 		CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &big, &v), -ENOENT);
 		CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &big, &v, BPF_ANY),
 				-EINVAL);
+		/* The same for confirmed IPv6 TCP flows (ct6t_est's entries
+		 * name a 16-bit endpoint); other IPv6 flows take any. */
+		big.family = V6;
+		big.proto = 6;
+		CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &big, &v, BPF_ANY),
+				-EINVAL);
+		CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &big, &v), -ENOENT);
 	}
 
 	/* Take one out with its value, then it is gone. */
@@ -283,7 +306,10 @@ static void test_api(void)
 	{
 		struct sgbpf_ct_maps bad = m;
 
-		bad.fd_tcp4_est = m.fd[SGBPF_CT_TABLE_EST][V4];
+		bad.fd_tcp_est[V4] = m.fd[SGBPF_CT_TABLE_EST][V4];
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&bad), -EPROTO);
+		bad = m;
+		bad.fd_tcp_est[V6] = m.fd[SGBPF_CT_TABLE_EST][V6];
 		CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&bad), -EPROTO);
 	}
 	m.fd[SGBPF_CT_TABLE_EST][V6] = m.fd[SGBPF_CT_TABLE_EST][V4];
@@ -291,10 +317,11 @@ static void test_api(void)
 	th_close(&t);
 }
 
-/* One tuple, two endpoints in ct4t_est through the wide-key API: each key
- * sees only its own endpoint's entry. */
-static void test_api_tcp4_owner(void)
+/* One tuple, two endpoints in ct4t_est / ct6t_est (by fam) through the
+ * wide-key API: each key sees only its own endpoint's entry. */
+static void api_tcp_owner(uint8_t fam)
 {
+	const char *local = fam == V4 ? A4 : A6, *remote = fam == V4 ? R4 : R6;
 	struct sgbpf_ct_val va = { .created_ns = 1, .state = SGBPF_CT_ESTABLISHED };
 	struct sgbpf_ct_val vb = { .created_ns = 2, .state = SGBPF_CT_ESTABLISHED }, v;
 	struct sgbpf_ct_key ka, kb, next;
@@ -304,8 +331,8 @@ static void test_api_tcp4_owner(void)
 
 	CU_ASSERT_EQUAL_FATAL(th_open(&t, false), 0);
 	sgbpf_ct_maps_of(t.h, &m);
-	th_ct_key(&ka, 1, V4, 6, A4, R4, 80, 40000);
-	th_ct_key(&kb, 2, V4, 6, A4, R4, 80, 40000);
+	th_ct_key(&ka, 1, fam, 6, local, remote, 80, 40000);
+	th_ct_key(&kb, 2, fam, 6, local, remote, 80, 40000);
 	va.ep_id = 7;   /* filled from the key */
 	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &ka, &va, BPF_NOEXIST), 0);
 	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &ka, &va, BPF_NOEXIST), -EEXIST);
@@ -334,21 +361,38 @@ static void test_api_tcp4_owner(void)
 	CU_ASSERT_EQUAL(sgbpf_ct_lookup_and_delete(&m, SGBPF_CT_TABLE_EST, &kb, &v), 0);
 	CU_ASSERT_EQUAL(v.created_ns, 1);
 	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_EST), 0);
+	CU_ASSERT_EQUAL(th_map_count(&t, fam == V4 ? SGBPF_MAP_CT6T_EST : SGBPF_MAP_CT4T_EST), 0);
 	th_close(&t);
 }
 
-/* a's TCP flow R4:40000 -> A4:80, confirmed; then a swap gives A4 to b
- * (ids kept; a gets another address) with b's rule allowing TCP b_port. */
+static void test_api_tcp4_owner(void)
+{
+	api_tcp_owner(V4);
+}
+
+static void test_api_tcp6_owner(void)
+{
+	api_tcp_owner(V6);
+}
+
+/* a's TCP flow R:40000 -> A:80 of family fam, confirmed; then a swap gives
+ * A4 and A6 to b (ids kept; a gets other addresses) with b's rules
+ * allowing TCP b_port. */
 struct moved {
 	struct th t;
 	struct sg_policy p, q;
+	uint8_t fam;
+	const char *local, *remote;     /* A, R of fam */
 	uint32_t a, b;
 	struct sgbpf_ct_key ka, kb;     /* the flow under a's and b's key */
 };
 
 /* Returns 0, or -1 after failing the test (nothing left open). */
-static int moved_setup(struct moved *m, uint16_t b_port)
+static int moved_setup(struct moved *m, uint8_t fam, uint16_t b_port)
 {
+	m->fam = fam;
+	m->local = fam == V4 ? A4 : A6;
+	m->remote = fam == V4 ? R4 : R6;
 	two_family_policy(&m->p);
 	if (th_open(&m->t, true) || th_apply(&m->t, &m->p)) {
 		CU_FAIL("opening the datapath or applying the test policy failed");
@@ -358,16 +402,18 @@ static int moved_setup(struct moved *m, uint16_t b_port)
 	}
 	m->a = th_ep(&m->t, "ns/a");
 	m->b = th_ep(&m->t, "ns/b");
-	th_tcp_handshake(&m->t, m->a, V4, R4, 40000, A4, 80);
-	th_ct_key(&m->ka, m->a, V4, 6, A4, R4, 80, 40000);
-	th_ct_key(&m->kb, m->b, V4, 6, A4, R4, 80, 40000);
+	th_tcp_handshake(&m->t, m->a, fam, m->remote, 40000, m->local, 80);
+	th_ct_key(&m->ka, m->a, fam, 6, m->local, m->remote, 80, 40000);
+	th_ct_key(&m->kb, m->b, fam, 6, m->local, m->remote, 80, 40000);
 	CU_ASSERT_EQUAL(th_ct_find(&m->t, &m->ka, NULL), TH_CT_EST);
 
 	tp_init(&m->q);
 	tp_in(&m->q, "sg-a", 6, 80, 80, "10.0.0.0/8");
+	tp_in(&m->q, "sg-a", 6, 80, 80, "fd00::/16");
 	tp_in(&m->q, "sg-b", 6, b_port, b_port, "10.0.0.0/8");
-	tp_endpoint(&m->q, "ns/a", "sg-a", "10.0.0.12", NULL);
-	tp_endpoint(&m->q, "ns/b", "sg-b", A4, NULL);
+	tp_in(&m->q, "sg-b", 6, b_port, b_port, "fd00::/16");
+	tp_endpoint(&m->q, "ns/a", "sg-a", "10.0.0.12,fd00::12", NULL);
+	tp_endpoint(&m->q, "ns/b", "sg-b", A4 "," A6, NULL);
 	CU_ASSERT_EQUAL(th_apply(&m->t, &m->q), 0);
 	CU_ASSERT_EQUAL(th_ep(&m->t, "ns/b"), m->b);
 	return 0;
@@ -384,43 +430,53 @@ static void moved_done(struct moved *m)
  * tuple names the flow, the entry's endpoint decides whose it is. Were the
  * hit taken, b's ACK would pass as tracked (the entry passes b's source
  * check now) though b's rules deny port 80. */
-static void test_moved_address_not_served(void)
+static void moved_address_not_served(uint8_t fam)
 {
 	struct sgbpf_ct_val v;
 	struct sg_pkt_spec s;
 	struct moved m;
 
-	if (moved_setup(&m, 81))
+	if (moved_setup(&m, fam, 81))
 		return;
-	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
+	th_tcp(&s, fam, m.remote, m.local, 40000, 80, SG_TCP_ACK);
 	TH_DROP(&m.t, m.b, IN, &s, SGBPF_DROP_NO_RULE);
-	th_tcp(&s, V4, A4, R4, 80, 40000, SG_TCP_ACK);
+	th_tcp(&s, fam, m.local, m.remote, 80, 40000, SG_TCP_ACK);
 	TH_DROP(&m.t, m.b, OUT, &s, SGBPF_DROP_NO_RULE);
 	/* a's entry is left as it was (the collector ages it out); b has none. */
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.ka, &v), TH_CT_EST);
 	CU_ASSERT_EQUAL(v.ep_id, m.a);
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, NULL), TH_CT_NONE);
-	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4T_EST), 1);
-	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4_NEW), 0);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4T_EST : SGBPF_MAP_CT6T_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4_NEW : SGBPF_MAP_CT_NEW), 0);
 	moved_done(&m);
+}
+
+static void test_moved_address_not_served(void)
+{
+	moved_address_not_served(V4);
+}
+
+static void test_moved_address_not_served6(void)
+{
+	moved_address_not_served(V6);
 }
 
 /* b's own flow on the moved tuple: picked up by b's rules, confirmed by
  * b's answer, and promoted over a's stale entry. */
-static void test_promotion_replaces_stale(void)
+static void promotion_replaces_stale(uint8_t fam)
 {
 	struct sgbpf_global_stats g0, g1;
 	struct sgbpf_ct_val v;
 	struct sg_pkt_spec s;
 	struct moved m;
 
-	if (moved_setup(&m, 80))
+	if (moved_setup(&m, fam, 80))
 		return;
 	th_global_stats(&m.t, &g0);
-	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
+	th_tcp(&s, fam, m.remote, m.local, 40000, 80, SG_TCP_ACK);
 	TH_ALLOW(&m.t, m.b, IN, &s, SGBPF_ALLOW_RULE);      /* a pickup: b's rule */
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, NULL), TH_CT_NEW);
-	th_tcp(&s, V4, A4, R4, 80, 40000, SG_TCP_ACK);
+	th_tcp(&s, fam, m.local, m.remote, 80, 40000, SG_TCP_ACK);
 	TH_ALLOW(&m.t, m.b, OUT, &s, SGBPF_ALLOW_TRACKED);  /* answered: promoted */
 	th_global_stats(&m.t, &g1);
 	CU_ASSERT_EQUAL(g1.ct_est_created - g0.ct_est_created, 1);
@@ -428,14 +484,24 @@ static void test_promotion_replaces_stale(void)
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, &v), TH_CT_EST);
 	CU_ASSERT_EQUAL(v.ep_id, m.b);
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.ka, NULL), TH_CT_NONE);
-	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4T_EST), 1);
-	CU_ASSERT_EQUAL(th_map_count(&m.t, SGBPF_MAP_CT4_NEW), 0);
-	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4T_EST : SGBPF_MAP_CT6T_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4_NEW : SGBPF_MAP_CT_NEW), 0);
+	th_tcp(&s, fam, m.remote, m.local, 40000, 80, SG_TCP_ACK);
 	TH_ALLOW(&m.t, m.b, IN, &s, SGBPF_ALLOW_TRACKED);
 	/* Within this generation b's entry vouches for b only: a's packet on
-	 * the tuple takes the full check (A4 is b's now). */
+	 * the tuple takes the full check (the address is b's now). */
 	TH_DROP(&m.t, m.a, IN, &s, SGBPF_DROP_WRONG_DST);
 	moved_done(&m);
+}
+
+static void test_promotion_replaces_stale(void)
+{
+	promotion_replaces_stale(V4);
+}
+
+static void test_promotion_replaces_stale6(void)
+{
+	promotion_replaces_stale(V6);
 }
 
 /* sgbpf_ep_forget: every entry of the endpoint, in every map, and no other. */
@@ -491,7 +557,7 @@ static void test_metrics_count_per_family(void)
 	};
 	int fds[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	struct sgbpf_ct_count c;
-	long est4t;
+	long est4t, est6t;
 	struct sgbpf_ct_maps m;
 	struct th t;
 	int steps = 0;
@@ -508,7 +574,8 @@ static void test_metrics_count_per_family(void)
 				struct sgbpf_ct_val v = { .state = SGBPF_CT_ESTABLISHED };
 				struct sgbpf_ct_key k;
 
-				/* TCP and UDP: IPv4 est spans ct4_est and ct4t_est. */
+				/* TCP and UDP: est spans ct4_est and ct4t_est,
+				 * ct_est and ct6t_est. */
 				th_ct_key(&k, 1, f, i % 2 ? 17 : 6, f == V4 ? A4 : A6,
 					  f == V4 ? R4 : R6, 80, 40000 + i);
 				CU_ASSERT_EQUAL(sgbpf_ct_update(&m, tb, &k, &v, BPF_NOEXIST), 0);
@@ -518,7 +585,9 @@ static void test_metrics_count_per_family(void)
 	/* Batches of 2: several steps per map, and a map ending mid-batch. */
 	est4t = th_map_count(&t, SGBPF_MAP_CT4T_EST);
 	CU_ASSERT(est4t > 0 && est4t < want[SGBPF_METRICS_CT_EST][V4]);
-	CU_ASSERT_EQUAL_FATAL(sgbpf_ct_count_init(&c, fds, m.fd_tcp4_est, 2), 0);
+	est6t = th_map_count(&t, SGBPF_MAP_CT6T_EST);
+	CU_ASSERT(est6t > 0 && est6t < want[SGBPF_METRICS_CT_EST][V6]);
+	CU_ASSERT_EQUAL_FATAL(sgbpf_ct_count_init(&c, fds, m.fd_tcp_est, 2), 0);
 	sgbpf_ct_count_start(&c);
 	while (!sgbpf_ct_count_step(&c) && steps < 100)
 		steps++;
@@ -538,8 +607,11 @@ static CU_TestInfo ct_tests[] = {
 	{ "datapath_family_maps", test_datapath_family_maps },
 	{ "api", test_api },
 	{ "api_tcp4_owner", test_api_tcp4_owner },
+	{ "api_tcp6_owner", test_api_tcp6_owner },
 	{ "moved_address_not_served", test_moved_address_not_served },
+	{ "moved_address_not_served6", test_moved_address_not_served6 },
 	{ "promotion_replaces_stale", test_promotion_replaces_stale },
+	{ "promotion_replaces_stale6", test_promotion_replaces_stale6 },
 	{ "ep_forget", test_ep_forget },
 	{ "metrics_count_per_family", test_metrics_count_per_family },
 	CU_TEST_INFO_NULL,

@@ -142,8 +142,8 @@ t_match "status table: sgbpfd running" "sgbpfd: +running" "$T_OUT"
 t_match "status table: sgb-web0 attached" "sgb-web0 .* e2e/web-0" "$T_OUT"
 t_match "status table: IPv4 conntrack against its own maps (ct4_est + ct4t_est)" \
 	"conntrack: +IPv4: [0-9]+ of 2097152 \([0-9.]+%\) established, [0-9]+ of 131072 \([0-9.]+%\) new" "$T_OUT"
-t_match "status table: IPv6 conntrack against its own maps" \
-	" +IPv6: [0-9]+ of 1048576 \([0-9.]+%\) established, [0-9]+ of 131072 \([0-9.]+%\) new" "$T_OUT"
+t_match "status table: IPv6 conntrack against its own maps (ct_est + ct6t_est)" \
+	" +IPv6: [0-9]+ of 2097152 \([0-9.]+%\) established, [0-9]+ of 131072 \([0-9.]+%\) new" "$T_OUT"
 t_exit "status -o json exits 0" 0 cli status -o json --interval 0.2
 S=$T_OUT
 jcheck "status json: daemon running, generation $GEN in force" \
@@ -153,14 +153,14 @@ jcheck "status json: sgbpfd reports when the policy was applied, its attach mode
 jcheck "status json: both pods attached with the current TC programs" \
 	"sorted(a['interface'] for a in d['attachments'] if a['tcIngress'] and a['tcIngress']['current'] and a['tcEgress']['current']) == ['sgb-cli0', 'sgb-web0']" "$S"
 jcheck "status json: map fill levels with capacities" \
-	"{m['name'] for m in d['maps']} >= {'ct4_est','ct4t_est','ct4_new','ct_est','ct_new','rule_trie','port_trie','ifaces'} and all(m['maxEntries'] > 0 for m in d['maps'])" "$S"
+	"{m['name'] for m in d['maps']} >= {'ct4_est','ct4t_est','ct4_new','ct_est','ct6t_est','ct_new','rule_trie','port_trie','ifaces'} and all(m['maxEntries'] > 0 for m in d['maps'])" "$S"
 jcheck "status json: conntrack occupancy against its limits, both families together" \
-	"d['conntrack']['establishedMax'] == 3 * 1048576 and d['conntrack']['newMax'] == 2 * 131072" "$S"
-# Per family: each family's flows fill only its own maps (IPv4 established:
-# ct4_est, and ct4t_est for TCP).
+	"d['conntrack']['establishedMax'] == 4 * 1048576 and d['conntrack']['newMax'] == 2 * 131072" "$S"
+# Per family: each family's flows fill only its own maps (established:
+# ct4_est / ct_est, and ct4t_est / ct6t_est for TCP).
 # (jcheck evaluates one expression: the names are bound with :=.)
 CT_FAMILIES="(m := {x['name']: x for x in d['maps']}) and (c := d['conntrack']) and (f := c['families']) and \
-(t := {('ipv4', 'established'): ('ct4_est', 'ct4t_est'), ('ipv4', 'new'): ('ct4_new',), ('ipv6', 'established'): ('ct_est',), ('ipv6', 'new'): ('ct_new',)})"
+(t := {('ipv4', 'established'): ('ct4_est', 'ct4t_est'), ('ipv4', 'new'): ('ct4_new',), ('ipv6', 'established'): ('ct_est', 'ct6t_est'), ('ipv6', 'new'): ('ct_new',)})"
 jcheck "status json: conntrack per family, each against its own maps' capacity and entries" \
 	"$CT_FAMILIES and sorted(f) == ['ipv4', 'ipv6'] and \
 all(f[fa][k] == sum(m[x]['entries'] for x in mp) and f[fa][k + 'Max'] == sum(m[x]['maxEntries'] for x in mp) == len(mp) * (1048576 if k == 'established' else 131072) for (fa, k), mp in t.items()) and \

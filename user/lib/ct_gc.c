@@ -315,8 +315,12 @@ static uint64_t walk_limit(int fd)
 
 static uint64_t ct_walk_limit(const struct sgbpf_ct_gc_maps *m, enum sgbpf_ct_table t)
 {
-	return walk_limit(m->ct.fd[t][SGBPF_AF_V4]) + walk_limit(m->ct.fd[t][SGBPF_AF_V6]) +
-	       (t == SGBPF_CT_TABLE_EST ? walk_limit(m->ct.fd_tcp4_est) : 0);
+	uint64_t n = walk_limit(m->ct.fd[t][SGBPF_AF_V4]) + walk_limit(m->ct.fd[t][SGBPF_AF_V6]);
+
+	if (t == SGBPF_CT_TABLE_EST)
+		n += walk_limit(m->ct.fd_tcp_est[SGBPF_AF_V4]) +
+		     walk_limit(m->ct.fd_tcp_est[SGBPF_AF_V6]);
+	return n;
 }
 
 /* -EPROTO after a message when frags is not this build's map. */

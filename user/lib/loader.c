@@ -59,6 +59,7 @@ static const char *const map_names[SGBPF_MAP_MAX] = {
 	[SGBPF_MAP_CT4_NEW]      = "ct4_new",
 	[SGBPF_MAP_CT4_EST]      = "ct4_est",
 	[SGBPF_MAP_CT4T_EST]     = "ct4t_est",
+	[SGBPF_MAP_CT6T_EST]     = "ct6t_est",
 };
 
 #define SLOTTED_TABLES 7

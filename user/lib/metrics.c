@@ -291,33 +291,34 @@ static int map_sizes(int fd, uint32_t *ksz, uint32_t *vsz)
 	return 0;
 }
 
-/* Every (table, family) map, then ct4t_est (est, IPv4). */
-#define CT_WALKS (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX + 1)
-#define CT_WALK_TCP4 (CT_WALKS - 1)
+/* Every (table, family) map, then each family's confirmed TCP flows
+ * (ct4t_est, ct6t_est: est). */
+#define CT_WALK_TCP (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX)
+#define CT_WALKS (CT_WALK_TCP + SGBPF_AF_MAX)
 
 static int walk_fd(const struct sgbpf_ct_count *c, int walk)
 {
-	if (walk == CT_WALK_TCP4)
-		return c->fd_tcp4_est;
+	if (walk >= CT_WALK_TCP)
+		return c->fd_tcp_est[walk - CT_WALK_TCP];
 	return c->fd[walk / SGBPF_AF_MAX][walk % SGBPF_AF_MAX];
 }
 
 /* The count a walk adds to. */
 static uint64_t *walk_partial(struct sgbpf_ct_count *c, int walk)
 {
-	if (walk == CT_WALK_TCP4)
-		return &c->partial[SGBPF_METRICS_CT_EST][SGBPF_AF_V4];
+	if (walk >= CT_WALK_TCP)
+		return &c->partial[SGBPF_METRICS_CT_EST][walk - CT_WALK_TCP];
 	return &c->partial[walk / SGBPF_AF_MAX][walk % SGBPF_AF_MAX];
 }
 
 int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
-			int fd_tcp4_est, uint32_t batch)
+			const int fd_tcp_est[SGBPF_AF_MAX], uint32_t batch)
 {
 	uint32_t kmax = 8, vmax = 8;
 
 	memset(c, 0, sizeof(*c));
 	memcpy(c->fd, fd, sizeof(c->fd));
-	c->fd_tcp4_est = fd_tcp4_est;
+	memcpy(c->fd_tcp_est, fd_tcp_est, sizeof(c->fd_tcp_est));
 	c->batch = batch ? batch : 1;
 	for (int w = 0; w < CT_WALKS; w++) {
 		uint32_t k = 0, v = 0;
