@@ -8,8 +8,9 @@
  * Unconfirmed flows live in ct_new (LRU), confirmed ones in ct_est (never
  * evicted). Lookup order: ct_est, then ct_new. Expiry is decided from the
  * entry's own last_seen_ns at lookup time. Each table is one map per family
- * (maps.h), and confirmed TCP flows have their own (ct4t_est, ct6t_est,
- * keyed without the endpoint, which their entries carry): a packet's key (struct
+ * (maps.h), and the bulk of confirmed flows have short-key tables of their
+ * own (TCP: ct4t_est, ct6t_est; IPv6 UDP: ct6u_est), keyed without the
+ * endpoint, which their entries carry: a packet's key (struct
  * sg_ct_key) is built once, in the shape of its family's maps, and
  * sg_ct_get/put/del pick the map.
  *
@@ -103,8 +104,8 @@ static __always_inline __u32 sg_ct_timeout_idx(__u8 family, __u8 proto, __u8 sta
  * A flow's conntrack key as its family's maps take it: the compact IPv4 key
  * or the wide one. family, proto and ep_id sit outside the union so that
  * code above the maps reads them without caring which key is in use. A
- * confirmed TCP flow's key in ct4t_est / ct6t_est is the compact / wide
- * key's last 12 / 36 bytes (v4t.k / v6t.k): no copy.
+ * confirmed flow's key in a short-key table is the compact / wide key's last
+ * 12 / 36 bytes (v4t.k / v6t.k): no copy.
  */
 struct sg_ct_key {
 	union {
@@ -379,13 +380,17 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
 	return 0;
 }
 
-/* Does k's flow live in ct4t_est / ct6t_est (by family) when confirmed
- * (est)? */
-#define sg_ct_tcp(k, est) ((est) && (k)->proto == SG_IPPROTO_TCP)
+/* Does k's flow live in a short-key table (ct4t_est, ct6t_est, ct6u_est)
+ * when confirmed (est)? IPv4 UDP stays in ct4_est: its 16-byte key already
+ * hashes in one round. */
+#define sg_ct_short(k, est)							\
+	((est) && ((k)->proto == SG_IPPROTO_TCP ||				\
+		   ((k)->proto == SG_IPPROTO_UDP && (k)->family == SGBPF_AF_V6)))
 
 /*
  * helper(map, key, ...) on k's family's map of a table (est: ct_est, else
- * ct_new; TCP est: ct4t_est, ct6t_est), with k in that map's key shape.
+ * ct_new; short-key est: ct4t_est, ct6t_est, ct6u_est), with k in that
+ * map's key shape.
  *
  * The verifier inlines a hash lookup (and calls update/delete directly)
  * only at a call site that only ever sees one map. clang merges helper calls
@@ -393,19 +398,22 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
  * made the established packet's lookup an indirect call through the generic
  * helper (~5 ns). So the IPv4 branch ends with barrier_var(), which the
  * IPv6 one lacks: calls followed by different code are never merged. The
- * TCP branches end with an asm of their own text for the same reason.
+ * short-key branches end with an asm of their own text for the same reason.
  */
 #define sg_ct_call(k, est, helper, ...)						\
 	({									\
 		typeof(helper(&ct_est, &(k)->v6, ##__VA_ARGS__)) __r;		\
 										\
-		if (sg_ct_tcp(k, est)) {					\
+		if (sg_ct_short(k, est)) {					\
 			if ((k)->family == SGBPF_AF_V4) {			\
 				__r = helper(&ct4t_est, &(k)->v4t.k, ##__VA_ARGS__);	\
 				asm volatile("/* ct4t */" : "+r"(__r));		\
-			} else {						\
+			} else if ((k)->proto == SG_IPPROTO_TCP) {		\
 				__r = helper(&ct6t_est, &(k)->v6t.k, ##__VA_ARGS__);	\
 				asm volatile("/* ct6t */" : "+r"(__r));		\
+			} else {						\
+				__r = helper(&ct6u_est, &(k)->v6t.k, ##__VA_ARGS__);	\
+				asm volatile("/* ct6u */" : "+r"(__r));		\
 			}							\
 		} else if ((k)->family == SGBPF_AF_V4) {			\
 			__r = (est) ? helper(&ct4_est, &(k)->v4, ##__VA_ARGS__) :	\
@@ -418,21 +426,24 @@ static __always_inline int sg_ct_key_of_icmp_error(const struct sg_pkt *p, __u32
 		__r;								\
 	})
 
-/* k's entry in a table. In ct4t_est and ct6t_est an entry of another
- * endpoint (its address has moved since) is absent: the tuple alone must
- * not let one pod reach another's flow. */
+/* k's entry in a table. In a short-key table an entry of another endpoint
+ * (its address has moved since) is absent: the tuple alone must not let
+ * one pod reach another's flow. */
 static __always_inline struct sgbpf_ct_val *sg_ct_get(const struct sg_ct_key *k, bool est)
 {
 	struct sgbpf_ct_val *v;
 
 	/* Apart from sg_ct_call's, so that the check stays on these branches. */
-	if (sg_ct_tcp(k, est)) {
+	if (sg_ct_short(k, est)) {
 		if (k->family == SGBPF_AF_V4) {
 			v = bpf_map_lookup_elem(&ct4t_est, &k->v4t.k);
 			asm volatile("/* ct4t get */" : "+r"(v));
-		} else {
+		} else if (k->proto == SG_IPPROTO_TCP) {
 			v = bpf_map_lookup_elem(&ct6t_est, &k->v6t.k);
 			asm volatile("/* ct6t get */" : "+r"(v));
+		} else {
+			v = bpf_map_lookup_elem(&ct6u_est, &k->v6t.k);
+			asm volatile("/* ct6u get */" : "+r"(v));
 		}
 		if (v && unlikely(v->ep_id != k->ep_id))
 			return NULL;
@@ -614,7 +625,7 @@ static __always_inline void sg_ct_vouch(struct sgbpf_ct_val *v, __u64 gen,
 
 /* Move a confirmed flow from ct_new to ct_est. If ct_est is full the flow
  * stays in ct_new (retried on its next packet) and ct_est_full counts it.
- * In ct4t_est / ct6t_est an entry of another endpoint under the same tuple
+ * In a short-key table an entry of another endpoint under the same tuple
  * is stale (its address moved to this endpoint across a swap): it is
  * replaced. */
 static __always_inline void sg_ct_promote(const struct sg_ct_key *k,
@@ -625,7 +636,7 @@ static __always_inline void sg_ct_promote(const struct sg_ct_key *k,
 
 	v->ep_id = k->ep_id;
 	err = sg_ct_put(k, true, v, BPF_NOEXIST);
-	if (err == -17 && sg_ct_tcp(k, true)) {
+	if (err == -17 && sg_ct_short(k, true)) {
 		struct sgbpf_ct_val *o = sg_ct_call(k, true, bpf_map_lookup_elem);
 
 		if (o && o->ep_id != k->ep_id)

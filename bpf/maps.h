@@ -95,7 +95,8 @@ struct {
 /*
  * Each table is one map per family (layout.h): ct4_* keyed by the compact
  * IPv4 key, ct_* by the wide key (IPv6 flows only); confirmed TCP flows
- * are in ct4t_est / ct6t_est instead of ct4_est / ct_est. Capacities are per
+ * are in ct4t_est / ct6t_est instead of ct4_est / ct_est, confirmed IPv6
+ * UDP flows in ct6u_est. Capacities are per
  * family: a node's pods are mostly of one family (EKS clusters are IPv4 or
  * IPv6), which must not get half the table.
  *
@@ -156,6 +157,16 @@ struct {
 	__type(key, struct sgbpf_ct6t_key);
 	__type(value, struct sgbpf_ct_val);
 } ct6t_est SEC(".maps");
+
+/* Confirmed IPv6 UDP flows, out of ct_est, under the same 36-byte key (a
+ * table apart from TCP's: the key has no protocol). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SGBPF_CT_EST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sgbpf_ct6t_key);
+	__type(value, struct sgbpf_ct_val);
+} ct6u_est SEC(".maps");
 
 /* Where sg_ct_create() builds a new entry: the value no longer fits the
  * 512-byte stack beside the rest of sg_judge(). Per CPU, one entry, no

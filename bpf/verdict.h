@@ -223,7 +223,7 @@ static __always_inline struct sgbpf_ep_val *sg_ep_config(__u32 slot, __u32 ep_id
  * Does the flow's entry prove that this packet passes the source/destination
  * check, endpoint-policy check and MAC check of the policy in force?
  *
- * Conntrack keys carry the endpoint (ct4t_est, ct6t_est: their entries do, and
+ * Conntrack keys carry the endpoint (short-key tables: their entries do, and
  * sg_ct_get() takes only the packet's endpoint's) and its local address, so
  * an entry of ep_id with local address X stands for a packet that passed
  * ep_id's check with X. That proof is only as fresh as the policy it was made under: a

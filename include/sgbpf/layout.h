@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define SGBPF_LAYOUT_VERSION 6
+#define SGBPF_LAYOUT_VERSION 7
 
 /* ---- capacities (map max_entries) ------------------------------------- */
 #define SGBPF_MAX_ENDPOINTS   1024     /* endpoint ids are 0..MAX-1          */
@@ -199,7 +199,7 @@ struct sgbpf_iface_val {
  * sgbpf_ct_key (ct_est, ct_new); confirmed TCP flows, the bulk of
  * established traffic, by keys without the endpoint and protocol:
  * sgbpf_ct4t_key (ct4t_est) instead of ct4_est, sgbpf_ct6t_key (ct6t_est)
- * instead of ct_est. The kernel hashes and compares the whole key on every
+ * instead of ct_est; confirmed IPv6 UDP flows likewise (ct6u_est). The kernel hashes and compares the whole key on every
  * lookup, and a 16-byte key costs one jhash round where the
  * 44-byte one costs three (about a third of the established fast path).
  * Userspace sees every entry under the wide key (user/lib/ct.h); there an
@@ -246,10 +246,10 @@ struct sgbpf_ct4t_key {
 _Static_assert(sizeof(struct sgbpf_ct4t_key) == 12, "a 12-byte key: jhash2 of 3 words");
 
 /*
- * Confirmed IPv6 TCP flows (map ct6t_est), the same way: addresses and
- * ports, 36 bytes (two jhash rounds where the wide key takes three), the
- * endpoint in the entry and checked on every hit. Laid out as the last 36
- * bytes of sgbpf_ct_key.
+ * Confirmed IPv6 TCP flows (map ct6t_est) and UDP flows (map ct6u_est), the
+ * same way: addresses and ports, 36 bytes (two jhash rounds where the wide
+ * key takes three), the endpoint in the entry and checked on every hit.
+ * Laid out as the last 36 bytes of sgbpf_ct_key.
  */
 struct sgbpf_ct6t_key {
 	__u8  local_addr[16];
@@ -283,8 +283,8 @@ struct sgbpf_ct_val {
 	__u32 ack_last[SGBPF_DIR_MAX];
 	__u8  seq_known;           /* SGBPF_CT_SEQ_KNOWN / _ACK_KNOWN bits  */
 	__u8  ct_flags;            /* SGBPF_CT_F_*                          */
-	/* The endpoint that owns the flow. Authoritative in ct4t_est and
-	 * ct6t_est, whose keys have none; elsewhere a copy of the key's (the datapath writes it
+	/* The endpoint that owns the flow. Authoritative in ct4t_est,
+	 * ct6t_est and ct6u_est, whose keys have none; elsewhere a copy of the key's (the datapath writes it
 	 * at creation and promotion). */
 	__u16 ep_id;
 	__u8  pad2[4];

@@ -3,10 +3,11 @@
  * Conntrack split per family (layout.h, user/lib/ct.h): the datapath keeps
  * IPv4 flows under the compact key in ct4_*, IPv6 flows under the wide key
  * in ct_*, confirmed TCP flows under the 12-byte key in ct4t_est and the
- * 36-byte key in ct6t_est (the endpoint in the entry), and the userspace
- * API shows all under the wide key: key conversion, lookups, walks,
- * counts, batched inserts, conditional deletes (sgbpf_ep_forget) and the
- * map shape check. A ct4t_est or ct6t_est entry serves only its own
+ * 36-byte key in ct6t_est, confirmed IPv6 UDP flows under the 36-byte key
+ * in ct6u_est (the short-key tables: the endpoint in the entry), and the
+ * userspace API shows all under the wide key: key conversion, lookups,
+ * walks, counts, batched inserts, conditional deletes (sgbpf_ep_forget) and
+ * the map shape check. A short-key table's entry serves only its own
  * endpoint: an address that moved to another endpoint doesn't take the
  * flow with it, and that endpoint's promotion replaces the stale entry.
  */
@@ -61,12 +62,17 @@ static void test_key_conversion(void)
 		CU_ASSERT(mp[0] == SGBPF_MAP_CT4_EST && mp[1] == SGBPF_MAP_CT4T_EST);
 		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_NEW, V4, mp), 1);
 		CU_ASSERT_EQUAL(mp[0], SGBPF_MAP_CT4_NEW);
-		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_EST, V6, mp), 2);
-		CU_ASSERT(mp[0] == SGBPF_MAP_CT_EST && mp[1] == SGBPF_MAP_CT6T_EST);
+		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_EST, V6, mp), 3);
+		CU_ASSERT(mp[0] == SGBPF_MAP_CT_EST && mp[1] == SGBPF_MAP_CT6T_EST &&
+			  mp[2] == SGBPF_MAP_CT6U_EST);
 		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_NEW, V6, mp), 1);
 		CU_ASSERT_EQUAL(mp[0], SGBPF_MAP_CT_NEW);
 		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_MAX, V4, mp), 0);
 	}
+	CU_ASSERT_EQUAL(sgbpf_ct_short_map(SGBPF_CT_SHORT_TCP4), SGBPF_MAP_CT4T_EST);
+	CU_ASSERT_EQUAL(sgbpf_ct_short_map(SGBPF_CT_SHORT_UDP6), SGBPF_MAP_CT6U_EST);
+	CU_ASSERT_EQUAL(sgbpf_ct_short_family(SGBPF_CT_SHORT_TCP6), V6);
+	CU_ASSERT_EQUAL(sgbpf_ct_short_map(SGBPF_CT_SHORT_MAX), SGBPF_MAP_MAX);
 }
 
 static void two_family_policy(struct sg_policy *p)
@@ -112,16 +118,17 @@ static void test_datapath_family_maps(void)
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4T_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_EST), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT6T_EST), 1);
-	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT6U_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_EST), 0);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT4_NEW), 1);
 	CU_ASSERT_EQUAL(th_map_count(&t, SGBPF_MAP_CT_NEW), 0);
 	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_EST), 4);
 	CU_ASSERT_EQUAL(th_ct_count(&t, SGBPF_MAP_CT_NEW), 1);
 
 	/* Raw reads: the TCP flows under the 12- and 36-byte keys in
-	 * ct4t_est and ct6t_est with their endpoint in the entry, the UDP
-	 * streams under the compact key in ct4_est and the wide one in
-	 * ct_est. */
+	 * ct4t_est and ct6t_est with their endpoint in the entry, the IPv4
+	 * UDP stream under the compact key in ct4_est, the IPv6 one under the
+	 * 36-byte key in ct6u_est. */
 	th_ct_key(&k4w, a, V4, 6, A4, R4, 80, 40000);
 	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4w), 0);
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4T_EST), k4.local_addr,
@@ -140,17 +147,23 @@ static void test_datapath_family_maps(void)
 	CU_ASSERT_EQUAL(v.ep_id, a);
 	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6, &v), 0);
 	th_ct_key(&k6u, a, V6, 17, A6, R6, 53, 5001);
-	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6u, &v), 0);
+	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT6U_EST), k6u.local_addr,
+					    &v), 0);
 	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
+	CU_ASSERT_EQUAL(v.ep_id, a);
+	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6u, &v), 0);
 	th_ct_key(&k4u, a, V4, 17, A4, R4, 53, 5000);
 	CU_ASSERT_EQUAL(th_ct_find(&t, &k4u, &v), TH_CT_NEW);
 	CU_ASSERT_EQUAL(v.state, SGBPF_CT_NEW);
 
-	/* Packets of the TCP flows find their entries through the short keys. */
+	/* Packets of the confirmed flows find their entries through the
+	 * short keys. */
 	th_tcp(&s, V4, R4, A4, 40000, 80, SG_TCP_ACK);
 	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_TRACKED);
 	th_tcp(&s, V6, A6, R6, 80, 40000, SG_TCP_ACK);
 	TH_ALLOW(&t, a, OUT, &s, SGBPF_ALLOW_TRACKED);
+	th_udp(&s, V6, R6, A6, 5001, 53);
+	TH_ALLOW(&t, a, IN, &s, SGBPF_ALLOW_TRACKED);
 	th_close(&t);
 	sg_policy_free(&p);
 }
@@ -265,13 +278,15 @@ static void test_api(void)
 		CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &big, &v), -ENOENT);
 		CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &big, &v, BPF_ANY),
 				-EINVAL);
-		/* The same for confirmed IPv6 TCP flows (ct6t_est's entries
-		 * name a 16-bit endpoint); other IPv6 flows take any. */
+		/* The same for confirmed IPv6 TCP and UDP flows (short-key
+		 * entries name a 16-bit endpoint). */
 		big.family = V6;
-		big.proto = 6;
-		CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &big, &v, BPF_ANY),
-				-EINVAL);
-		CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &big, &v), -ENOENT);
+		for (int proto = 6; proto <= 17; proto += 11) {
+			big.proto = proto;
+			CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &big, &v, BPF_ANY),
+					-EINVAL);
+			CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &big, &v), -ENOENT);
+		}
 	}
 
 	/* Take one out with its value, then it is gone. */
@@ -306,20 +321,22 @@ static void test_api(void)
 	{
 		struct sgbpf_ct_maps bad = m;
 
-		bad.fd_tcp_est[V4] = m.fd[SGBPF_CT_TABLE_EST][V4];
-		CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&bad), -EPROTO);
-		bad = m;
-		bad.fd_tcp_est[V6] = m.fd[SGBPF_CT_TABLE_EST][V6];
-		CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&bad), -EPROTO);
+		for (int sh = 0; sh < SGBPF_CT_SHORT_MAX; sh++) {
+			bad = m;
+			bad.fd_short[sh] = m.fd[SGBPF_CT_TABLE_EST][sgbpf_ct_short_family(sh)];
+			th_check(sgbpf_ct_maps_check(&bad) == -EPROTO,
+				 "short-key table %d: a map of the wide shape passed the check", sh);
+		}
 	}
 	m.fd[SGBPF_CT_TABLE_EST][V6] = m.fd[SGBPF_CT_TABLE_EST][V4];
 	CU_ASSERT_EQUAL(sgbpf_ct_maps_check(&m), -EPROTO);
 	th_close(&t);
 }
 
-/* One tuple, two endpoints in ct4t_est / ct6t_est (by fam) through the
- * wide-key API: each key sees only its own endpoint's entry. */
-static void api_tcp_owner(uint8_t fam)
+/* One tuple, two endpoints in a short-key table (ct4t_est, ct6t_est,
+ * ct6u_est by fam and proto) through the wide-key API: each key sees only
+ * its own endpoint's entry. */
+static void api_owner(uint8_t fam, uint8_t proto)
 {
 	const char *local = fam == V4 ? A4 : A6, *remote = fam == V4 ? R4 : R6;
 	struct sgbpf_ct_val va = { .created_ns = 1, .state = SGBPF_CT_ESTABLISHED };
@@ -331,10 +348,12 @@ static void api_tcp_owner(uint8_t fam)
 
 	CU_ASSERT_EQUAL_FATAL(th_open(&t, false), 0);
 	sgbpf_ct_maps_of(t.h, &m);
-	th_ct_key(&ka, 1, fam, 6, local, remote, 80, 40000);
-	th_ct_key(&kb, 2, fam, 6, local, remote, 80, 40000);
+	th_ct_key(&ka, 1, fam, proto, local, remote, 80, 40000);
+	th_ct_key(&kb, 2, fam, proto, local, remote, 80, 40000);
 	va.ep_id = 7;   /* filled from the key */
 	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &ka, &va, BPF_NOEXIST), 0);
+	CU_ASSERT_EQUAL(th_map_count(&t, fam == V4 ? SGBPF_MAP_CT4T_EST :
+					 proto == 6 ? SGBPF_MAP_CT6T_EST : SGBPF_MAP_CT6U_EST), 1);
 	CU_ASSERT_EQUAL(sgbpf_ct_update(&m, SGBPF_CT_TABLE_EST, &ka, &va, BPF_NOEXIST), -EEXIST);
 	CU_ASSERT_EQUAL(sgbpf_ct_lookup(&m, SGBPF_CT_TABLE_EST, &ka, &v), 0);
 	CU_ASSERT_EQUAL(v.ep_id, 1);
@@ -361,36 +380,67 @@ static void api_tcp_owner(uint8_t fam)
 	CU_ASSERT_EQUAL(sgbpf_ct_lookup_and_delete(&m, SGBPF_CT_TABLE_EST, &kb, &v), 0);
 	CU_ASSERT_EQUAL(v.created_ns, 1);
 	CU_ASSERT_EQUAL(sgbpf_ct_count(&m, SGBPF_CT_TABLE_EST), 0);
-	CU_ASSERT_EQUAL(th_map_count(&t, fam == V4 ? SGBPF_MAP_CT6T_EST : SGBPF_MAP_CT4T_EST), 0);
 	th_close(&t);
 }
 
 static void test_api_tcp4_owner(void)
 {
-	api_tcp_owner(V4);
+	api_owner(V4, 6);
 }
 
 static void test_api_tcp6_owner(void)
 {
-	api_tcp_owner(V6);
+	api_owner(V6, 6);
 }
 
-/* a's TCP flow R:40000 -> A:80 of family fam, confirmed; then a swap gives
- * A4 and A6 to b (ids kept; a gets other addresses) with b's rules
- * allowing TCP b_port. */
+static void test_api_udp6_owner(void)
+{
+	api_owner(V6, 17);
+}
+
+/* a's flow R:40000 -> A:port of family fam and protocol proto (TCP: port
+ * 80, UDP: 53), confirmed: in a short-key table; then a swap gives A4 and
+ * A6 to b (ids kept; a gets other addresses) with b's rules allowing proto
+ * on the flow's port (b_ok) or the next one. */
 struct moved {
 	struct th t;
 	struct sg_policy p, q;
-	uint8_t fam;
+	uint8_t fam, proto;
+	uint16_t port;                  /* the flow's local port */
 	const char *local, *remote;     /* A, R of fam */
 	uint32_t a, b;
 	struct sgbpf_ct_key ka, kb;     /* the flow under a's and b's key */
 };
 
-/* Returns 0, or -1 after failing the test (nothing left open). */
-static int moved_setup(struct moved *m, uint8_t fam, uint16_t b_port)
+/* A packet of the flow: inbound (R -> A) or outbound; TCP: an ACK. */
+static void moved_pkt(const struct moved *m, struct sg_pkt_spec *s, bool in)
 {
+	const char *src = in ? m->remote : m->local, *dst = in ? m->local : m->remote;
+	uint16_t sp = in ? 40000 : m->port, dp = in ? m->port : 40000;
+
+	if (m->proto == 6)
+		th_tcp(s, m->fam, src, dst, sp, dp, SG_TCP_ACK);
+	else
+		th_udp(s, m->fam, src, dst, sp, dp);
+}
+
+/* The short-key table the flow is confirmed in. */
+static enum sgbpf_map moved_map(const struct moved *m)
+{
+	if (m->fam == V4)
+		return SGBPF_MAP_CT4T_EST;
+	return m->proto == 6 ? SGBPF_MAP_CT6T_EST : SGBPF_MAP_CT6U_EST;
+}
+
+/* Returns 0, or -1 after failing the test (nothing left open). */
+static int moved_setup(struct moved *m, uint8_t fam, uint8_t proto, bool b_ok)
+{
+	uint16_t b_port;
+
 	m->fam = fam;
+	m->proto = proto;
+	m->port = proto == 6 ? 80 : 53;
+	b_port = b_ok ? m->port : m->port + 1;
 	m->local = fam == V4 ? A4 : A6;
 	m->remote = fam == V4 ? R4 : R6;
 	two_family_policy(&m->p);
@@ -402,16 +452,26 @@ static int moved_setup(struct moved *m, uint8_t fam, uint16_t b_port)
 	}
 	m->a = th_ep(&m->t, "ns/a");
 	m->b = th_ep(&m->t, "ns/b");
-	th_tcp_handshake(&m->t, m->a, fam, m->remote, 40000, m->local, 80);
-	th_ct_key(&m->ka, m->a, fam, 6, m->local, m->remote, 80, 40000);
-	th_ct_key(&m->kb, m->b, fam, 6, m->local, m->remote, 80, 40000);
+	if (proto == 6) {
+		th_tcp_handshake(&m->t, m->a, fam, m->remote, 40000, m->local, m->port);
+	} else {
+		struct sg_pkt_spec s;
+
+		moved_pkt(m, &s, true);
+		TH_ALLOW(&m->t, m->a, IN, &s, SGBPF_ALLOW_RULE);
+		moved_pkt(m, &s, false);
+		TH_ALLOW(&m->t, m->a, OUT, &s, SGBPF_ALLOW_TRACKED);
+	}
+	th_ct_key(&m->ka, m->a, fam, proto, m->local, m->remote, m->port, 40000);
+	th_ct_key(&m->kb, m->b, fam, proto, m->local, m->remote, m->port, 40000);
 	CU_ASSERT_EQUAL(th_ct_find(&m->t, &m->ka, NULL), TH_CT_EST);
+	CU_ASSERT_EQUAL(th_map_count(&m->t, moved_map(m)), 1);
 
 	tp_init(&m->q);
-	tp_in(&m->q, "sg-a", 6, 80, 80, "10.0.0.0/8");
-	tp_in(&m->q, "sg-a", 6, 80, 80, "fd00::/16");
-	tp_in(&m->q, "sg-b", 6, b_port, b_port, "10.0.0.0/8");
-	tp_in(&m->q, "sg-b", 6, b_port, b_port, "fd00::/16");
+	tp_in(&m->q, "sg-a", proto, m->port, m->port, "10.0.0.0/8");
+	tp_in(&m->q, "sg-a", proto, m->port, m->port, "fd00::/16");
+	tp_in(&m->q, "sg-b", proto, b_port, b_port, "10.0.0.0/8");
+	tp_in(&m->q, "sg-b", proto, b_port, b_port, "fd00::/16");
 	tp_endpoint(&m->q, "ns/a", "sg-a", "10.0.0.12,fd00::12", NULL);
 	tp_endpoint(&m->q, "ns/b", "sg-b", A4 "," A6, NULL);
 	CU_ASSERT_EQUAL(th_apply(&m->t, &m->q), 0);
@@ -426,57 +486,62 @@ static void moved_done(struct moved *m)
 	sg_policy_free(&m->p);
 }
 
-/* a's confirmed TCP flow must not serve b once b owns its address: the
- * tuple names the flow, the entry's endpoint decides whose it is. Were the
- * hit taken, b's ACK would pass as tracked (the entry passes b's source
- * check now) though b's rules deny port 80. */
-static void moved_address_not_served(uint8_t fam)
+/* a's confirmed flow must not serve b once b owns its address: the tuple
+ * names the flow, the entry's endpoint decides whose it is. Were the hit
+ * taken, b's packet would pass as tracked (the entry passes b's source
+ * check now) though b's rules deny the port. */
+static void moved_address_not_served(uint8_t fam, uint8_t proto)
 {
 	struct sgbpf_ct_val v;
 	struct sg_pkt_spec s;
 	struct moved m;
 
-	if (moved_setup(&m, fam, 81))
+	if (moved_setup(&m, fam, proto, false))
 		return;
-	th_tcp(&s, fam, m.remote, m.local, 40000, 80, SG_TCP_ACK);
+	moved_pkt(&m, &s, true);
 	TH_DROP(&m.t, m.b, IN, &s, SGBPF_DROP_NO_RULE);
-	th_tcp(&s, fam, m.local, m.remote, 80, 40000, SG_TCP_ACK);
+	moved_pkt(&m, &s, false);
 	TH_DROP(&m.t, m.b, OUT, &s, SGBPF_DROP_NO_RULE);
 	/* a's entry is left as it was (the collector ages it out); b has none. */
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.ka, &v), TH_CT_EST);
 	CU_ASSERT_EQUAL(v.ep_id, m.a);
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, NULL), TH_CT_NONE);
-	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4T_EST : SGBPF_MAP_CT6T_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, moved_map(&m)), 1);
 	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4_NEW : SGBPF_MAP_CT_NEW), 0);
 	moved_done(&m);
 }
 
 static void test_moved_address_not_served(void)
 {
-	moved_address_not_served(V4);
+	moved_address_not_served(V4, 6);
 }
 
 static void test_moved_address_not_served6(void)
 {
-	moved_address_not_served(V6);
+	moved_address_not_served(V6, 6);
 }
 
-/* b's own flow on the moved tuple: picked up by b's rules, confirmed by
- * b's answer, and promoted over a's stale entry. */
-static void promotion_replaces_stale(uint8_t fam)
+static void test_moved_address_not_served6_udp(void)
+{
+	moved_address_not_served(V6, 17);
+}
+
+/* b's own flow on the moved tuple: allowed by b's rules (TCP: picked up),
+ * confirmed by b's answer, and promoted over a's stale entry. */
+static void promotion_replaces_stale(uint8_t fam, uint8_t proto)
 {
 	struct sgbpf_global_stats g0, g1;
 	struct sgbpf_ct_val v;
 	struct sg_pkt_spec s;
 	struct moved m;
 
-	if (moved_setup(&m, fam, 80))
+	if (moved_setup(&m, fam, proto, true))
 		return;
 	th_global_stats(&m.t, &g0);
-	th_tcp(&s, fam, m.remote, m.local, 40000, 80, SG_TCP_ACK);
-	TH_ALLOW(&m.t, m.b, IN, &s, SGBPF_ALLOW_RULE);      /* a pickup: b's rule */
+	moved_pkt(&m, &s, true);
+	TH_ALLOW(&m.t, m.b, IN, &s, SGBPF_ALLOW_RULE);      /* b's rule */
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, NULL), TH_CT_NEW);
-	th_tcp(&s, fam, m.local, m.remote, 80, 40000, SG_TCP_ACK);
+	moved_pkt(&m, &s, false);
 	TH_ALLOW(&m.t, m.b, OUT, &s, SGBPF_ALLOW_TRACKED);  /* answered: promoted */
 	th_global_stats(&m.t, &g1);
 	CU_ASSERT_EQUAL(g1.ct_est_created - g0.ct_est_created, 1);
@@ -484,9 +549,9 @@ static void promotion_replaces_stale(uint8_t fam)
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.kb, &v), TH_CT_EST);
 	CU_ASSERT_EQUAL(v.ep_id, m.b);
 	CU_ASSERT_EQUAL(th_ct_find(&m.t, &m.ka, NULL), TH_CT_NONE);
-	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4T_EST : SGBPF_MAP_CT6T_EST), 1);
+	CU_ASSERT_EQUAL(th_map_count(&m.t, moved_map(&m)), 1);
 	CU_ASSERT_EQUAL(th_map_count(&m.t, fam == V4 ? SGBPF_MAP_CT4_NEW : SGBPF_MAP_CT_NEW), 0);
-	th_tcp(&s, fam, m.remote, m.local, 40000, 80, SG_TCP_ACK);
+	moved_pkt(&m, &s, true);
 	TH_ALLOW(&m.t, m.b, IN, &s, SGBPF_ALLOW_TRACKED);
 	/* Within this generation b's entry vouches for b only: a's packet on
 	 * the tuple takes the full check (the address is b's now). */
@@ -496,12 +561,17 @@ static void promotion_replaces_stale(uint8_t fam)
 
 static void test_promotion_replaces_stale(void)
 {
-	promotion_replaces_stale(V4);
+	promotion_replaces_stale(V4, 6);
 }
 
 static void test_promotion_replaces_stale6(void)
 {
-	promotion_replaces_stale(V6);
+	promotion_replaces_stale(V6, 6);
+}
+
+static void test_promotion_replaces_stale6_udp(void)
+{
+	promotion_replaces_stale(V6, 17);
 }
 
 /* sgbpf_ep_forget: every entry of the endpoint, in every map, and no other. */
@@ -557,7 +627,7 @@ static void test_metrics_count_per_family(void)
 	};
 	int fds[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	struct sgbpf_ct_count c;
-	long est4t, est6t;
+	long est4t, est6;
 	struct sgbpf_ct_maps m;
 	struct th t;
 	int steps = 0;
@@ -575,7 +645,7 @@ static void test_metrics_count_per_family(void)
 				struct sgbpf_ct_key k;
 
 				/* TCP and UDP: est spans ct4_est and ct4t_est,
-				 * ct_est and ct6t_est. */
+				 * ct6t_est and ct6u_est. */
 				th_ct_key(&k, 1, f, i % 2 ? 17 : 6, f == V4 ? A4 : A6,
 					  f == V4 ? R4 : R6, 80, 40000 + i);
 				CU_ASSERT_EQUAL(sgbpf_ct_update(&m, tb, &k, &v, BPF_NOEXIST), 0);
@@ -585,9 +655,11 @@ static void test_metrics_count_per_family(void)
 	/* Batches of 2: several steps per map, and a map ending mid-batch. */
 	est4t = th_map_count(&t, SGBPF_MAP_CT4T_EST);
 	CU_ASSERT(est4t > 0 && est4t < want[SGBPF_METRICS_CT_EST][V4]);
-	est6t = th_map_count(&t, SGBPF_MAP_CT6T_EST);
-	CU_ASSERT(est6t > 0 && est6t < want[SGBPF_METRICS_CT_EST][V6]);
-	CU_ASSERT_EQUAL_FATAL(sgbpf_ct_count_init(&c, fds, m.fd_tcp_est, 2), 0);
+	est6 = th_map_count(&t, SGBPF_MAP_CT6T_EST);
+	CU_ASSERT(est6 > 0 && est6 < want[SGBPF_METRICS_CT_EST][V6]);
+	est6 += th_map_count(&t, SGBPF_MAP_CT6U_EST);
+	CU_ASSERT_EQUAL(est6, want[SGBPF_METRICS_CT_EST][V6]);
+	CU_ASSERT_EQUAL_FATAL(sgbpf_ct_count_init(&c, fds, m.fd_short, 2), 0);
 	sgbpf_ct_count_start(&c);
 	while (!sgbpf_ct_count_step(&c) && steps < 100)
 		steps++;
@@ -608,10 +680,13 @@ static CU_TestInfo ct_tests[] = {
 	{ "api", test_api },
 	{ "api_tcp4_owner", test_api_tcp4_owner },
 	{ "api_tcp6_owner", test_api_tcp6_owner },
+	{ "api_udp6_owner", test_api_udp6_owner },
 	{ "moved_address_not_served", test_moved_address_not_served },
 	{ "moved_address_not_served6", test_moved_address_not_served6 },
+	{ "moved_address_not_served6_udp", test_moved_address_not_served6_udp },
 	{ "promotion_replaces_stale", test_promotion_replaces_stale },
 	{ "promotion_replaces_stale6", test_promotion_replaces_stale6 },
+	{ "promotion_replaces_stale6_udp", test_promotion_replaces_stale6_udp },
 	{ "ep_forget", test_ep_forget },
 	{ "metrics_count_per_family", test_metrics_count_per_family },
 	CU_TEST_INFO_NULL,

@@ -28,7 +28,7 @@ import sys
 SLOTTED = [("ep_config", 0, 4), ("ep_addrs", 0, 4), ("node_addrs", 0, 4),
            ("rule_trie", 4, 1), ("port_trie", 4, 1), ("exempt", 4, 1),
            ("probe_ports", 0, 4)]
-OTHER = ["ifaces", "ct4_new", "ct4_est", "ct4t_est", "ct_new", "ct_est", "ct6t_est", "frags"]
+OTHER = ["ifaces", "ct4_new", "ct4_est", "ct4t_est", "ct_new", "ct_est", "ct6t_est", "ct6u_est", "frags"]
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -142,8 +142,8 @@ t_match "status table: sgbpfd running" "sgbpfd: +running" "$T_OUT"
 t_match "status table: sgb-web0 attached" "sgb-web0 .* e2e/web-0" "$T_OUT"
 t_match "status table: IPv4 conntrack against its own maps (ct4_est + ct4t_est)" \
 	"conntrack: +IPv4: [0-9]+ of 2097152 \([0-9.]+%\) established, [0-9]+ of 131072 \([0-9.]+%\) new" "$T_OUT"
-t_match "status table: IPv6 conntrack against its own maps (ct_est + ct6t_est)" \
-	" +IPv6: [0-9]+ of 2097152 \([0-9.]+%\) established, [0-9]+ of 131072 \([0-9.]+%\) new" "$T_OUT"
+t_match "status table: IPv6 conntrack against its own maps (ct_est + ct6t_est + ct6u_est)" \
+	" +IPv6: [0-9]+ of 3145728 \([0-9.]+%\) established, [0-9]+ of 131072 \([0-9.]+%\) new" "$T_OUT"
 t_exit "status -o json exits 0" 0 cli status -o json --interval 0.2
 S=$T_OUT
 jcheck "status json: daemon running, generation $GEN in force" \
@@ -153,14 +153,14 @@ jcheck "status json: sgbpfd reports when the policy was applied, its attach mode
 jcheck "status json: both pods attached with the current TC programs" \
 	"sorted(a['interface'] for a in d['attachments'] if a['tcIngress'] and a['tcIngress']['current'] and a['tcEgress']['current']) == ['sgb-cli0', 'sgb-web0']" "$S"
 jcheck "status json: map fill levels with capacities" \
-	"{m['name'] for m in d['maps']} >= {'ct4_est','ct4t_est','ct4_new','ct_est','ct6t_est','ct_new','rule_trie','port_trie','ifaces'} and all(m['maxEntries'] > 0 for m in d['maps'])" "$S"
+	"{m['name'] for m in d['maps']} >= {'ct4_est','ct4t_est','ct4_new','ct_est','ct6t_est','ct6u_est','ct_new','rule_trie','port_trie','ifaces'} and all(m['maxEntries'] > 0 for m in d['maps'])" "$S"
 jcheck "status json: conntrack occupancy against its limits, both families together" \
-	"d['conntrack']['establishedMax'] == 4 * 1048576 and d['conntrack']['newMax'] == 2 * 131072" "$S"
+	"d['conntrack']['establishedMax'] == 5 * 1048576 and d['conntrack']['newMax'] == 2 * 131072" "$S"
 # Per family: each family's flows fill only its own maps (established:
-# ct4_est / ct_est, and ct4t_est / ct6t_est for TCP).
+# ct4_est and ct4t_est for TCP; ct_est, ct6t_est for TCP, ct6u_est for UDP).
 # (jcheck evaluates one expression: the names are bound with :=.)
 CT_FAMILIES="(m := {x['name']: x for x in d['maps']}) and (c := d['conntrack']) and (f := c['families']) and \
-(t := {('ipv4', 'established'): ('ct4_est', 'ct4t_est'), ('ipv4', 'new'): ('ct4_new',), ('ipv6', 'established'): ('ct_est', 'ct6t_est'), ('ipv6', 'new'): ('ct_new',)})"
+(t := {('ipv4', 'established'): ('ct4_est', 'ct4t_est'), ('ipv4', 'new'): ('ct4_new',), ('ipv6', 'established'): ('ct_est', 'ct6t_est', 'ct6u_est'), ('ipv6', 'new'): ('ct_new',)})"
 jcheck "status json: conntrack per family, each against its own maps' capacity and entries" \
 	"$CT_FAMILIES and sorted(f) == ['ipv4', 'ipv6'] and \
 all(f[fa][k] == sum(m[x]['entries'] for x in mp) and f[fa][k + 'Max'] == sum(m[x]['maxEntries'] for x in mp) == len(mp) * (1048576 if k == 'established' else 131072) for (fa, k), mp in t.items()) and \
@@ -259,9 +259,9 @@ t_exit "remote -> web udp/5353 allowed" 0 in_ns "$NS_REMOTE" python3 "$TRAFFIC" 
 t_exit "cli -> remote tcp/80 allowed" 0 in_ns "$CLI" python3 "$TRAFFIC" tcp-try 10.0.0.50 80
 t_exit "remote -> web udp/5353 over IPv6 allowed" 0 in_ns "$NS_REMOTE" python3 "$TRAFFIC" udp-try fd00:10::23 5353
 t_exit "status -o json with flows of both families" 0 cli status -o json --interval 0
-jcheck "status json: the flows counted in their family's maps, TCP apart" \
+jcheck "status json: the flows counted in their family's maps, short-key tables apart" \
 	"$CT_FAMILIES and f['ipv4']['established'] >= 3 and f['ipv6']['established'] >= 1 and \
-m['ct4t_est']['entries'] >= 2 and m['ct4_est']['entries'] >= 1 and \
+m['ct4t_est']['entries'] >= 2 and m['ct4_est']['entries'] >= 1 and m['ct6u_est']['entries'] >= 1 and \
 all(f[fa][k] == sum(m[x]['entries'] for x in mp) for (fa, k), mp in t.items())" "$T_OUT"
 t_exit "ct list exits 0" 0 cli ct list
 t_match "ct table shows web-0's tcp/80 flow" "e2e/web-0 +tcp +10\.0\.1\.23:80 +10\.0\.0\.50:[0-9]+ " "$T_OUT"
@@ -271,6 +271,8 @@ jcheck "ct json: web-0 tcp/80 from 10.0.0.50, tracked, admitted by a rule, packe
 	"any(f['endpoint']=='e2e/web-0' and f['protocol']=='tcp' and f['localPort']==80 and f['remoteAddress']=='10.0.0.50' and f['tracked'] and f['ruleId'] is not None and f['in']['packets']>0 and f['out']['packets']>0 and f['expiresInSeconds']>0 and f['ageSeconds']>=0 for f in d['flows'])" "$CT"
 jcheck "ct json: web-0 udp/5353 stream" \
 	"any(f['endpoint']=='e2e/web-0' and f['protocol']=='udp' and f['localPort']==5353 and f['state']=='established' for f in d['flows'])" "$CT"
+jcheck "ct json: web-0 udp/5353 stream over IPv6, established (read from ct6u_est under the wide key)" \
+	"any(f['endpoint']=='e2e/web-0' and f['family']=='ipv6' and f['protocol']=='udp' and f['localAddress']=='fd00:10::23' and f['localPort']==5353 and f['state']=='established' and f['table']=='established' for f in d['flows'])" "$CT"
 jcheck "ct json: cli-0 outbound tcp to 10.0.0.50:80" \
 	"any(f['endpoint']=='e2e/cli-0' and f['remotePort']==80 and f['originDirection']=='out' for f in d['flows'])" "$CT"
 jcheck "ct json: no entry for the denied port 22" "not any(f['localPort']==22 for f in d['flows'])" "$CT"

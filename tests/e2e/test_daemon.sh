@@ -86,9 +86,10 @@ EOF
 
 # The conntrack maps, each with where its entries hold the ep_id (k: the
 # key, v: the value; byte offset; width): the IPv4 maps' compact key starts
-# with a 16-bit one, the wide key with a 32-bit one, and the keys of
-# ct4t_est and ct6t_est have none: their value's ep_id (include/sgbpf/layout.h).
-CT_MAPS="ct4_new:k:0:2 ct4_est:k:0:2 ct4t_est:v:90:2 ct_new:k:0:4 ct_est:k:0:4 ct6t_est:v:90:2"
+# with a 16-bit one, the wide key with a 32-bit one, and the short-key
+# tables' keys (ct4t_est, ct6t_est, ct6u_est) have none: their value's ep_id
+# (include/sgbpf/layout.h).
+CT_MAPS="ct4_new:k:0:2 ct4_est:k:0:2 ct4t_est:v:90:2 ct_new:k:0:4 ct_est:k:0:4 ct6t_est:v:90:2 ct6u_est:v:90:2"
 # (python) ep_of(entry, part, off, width): the ep_id of a bpftool -j entry.
 CT_EP_OF='
 def ep_of(e, part, off, w):

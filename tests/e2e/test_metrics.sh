@@ -172,8 +172,9 @@ t_eq "every drop reason per endpoint (2 endpoints + unassigned)" 39 \
 	"$(grep -c '^sgbpf_drops_total{' "$WORK/m0")"
 t_eq "attached interfaces" 2 "$(val "$WORK/m0" sgbpf_attached_interfaces)"
 # Capacity per table and family: each family's flows fill only its own
-# maps (est: ct4_est / ct_est, and ct4t_est / ct6t_est for TCP).
-CT_TF="est:ipv4:ct4_est+ct4t_est est:ipv6:ct_est+ct6t_est new:ipv4:ct4_new new:ipv6:ct_new"
+# maps (est: ct4_est and ct4t_est for TCP; ct_est, ct6t_est for TCP and
+# ct6u_est for UDP).
+CT_TF="est:ipv4:ct4_est+ct4t_est est:ipv6:ct_est+ct6t_est+ct6u_est new:ipv4:ct4_new new:ipv6:ct_new"
 # maps_sum FN MAPS: FN (map_max or map_count) summed over the +-joined MAPS.
 maps_sum() {
 	local m n=0

@@ -152,7 +152,7 @@ static const enum sgbpf_map fill_maps[] = {
 	SGBPF_MAP_IFACES, SGBPF_MAP_EP_CONFIG, SGBPF_MAP_EP_ADDRS, SGBPF_MAP_NODE_ADDRS,
 	SGBPF_MAP_RULE_TRIE, SGBPF_MAP_PORT_TRIE, SGBPF_MAP_EXEMPT, SGBPF_MAP_CT4_NEW,
 	SGBPF_MAP_CT4_EST, SGBPF_MAP_CT4T_EST, SGBPF_MAP_CT_NEW, SGBPF_MAP_CT_EST,
-	SGBPF_MAP_CT6T_EST, SGBPF_MAP_FRAGS, SGBPF_MAP_PROBE_PORTS,
+	SGBPF_MAP_CT6T_EST, SGBPF_MAP_CT6U_EST, SGBPF_MAP_FRAGS, SGBPF_MAP_PROBE_PORTS,
 };
 
 static double fill_percent(long n, uint32_t max)
@@ -164,8 +164,8 @@ static double fill_percent(long n, uint32_t max)
  * conntrack: entries and capacity per table, both families together (keys
  * established, establishedMax, new, newMax) and per family under
  * families.ipv4 / families.ipv6: each family's flows fill only its own
- * maps (ct.h; est: ct4_est and ct4t_est, ct_est and ct6t_est, summed). count: the
- * fill_maps' entries (-errno: unknown, null).
+ * maps (ct.h; est: ct4_est and ct4t_est; ct_est, ct6t_est and ct6u_est;
+ * summed). count: the fill_maps' entries (-errno: unknown, null).
  */
 static void conntrack_json(cJSON *d, const struct sgbpf_inspect *ins, const long *count)
 {

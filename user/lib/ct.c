@@ -29,29 +29,45 @@ static const enum sgbpf_map ct_maps[SGBPF_CT_TABLE_MAX][SGBPF_AF_MAX] = {
 	[SGBPF_CT_TABLE_NEW] = { [SGBPF_AF_V4] = SGBPF_MAP_CT4_NEW, [SGBPF_AF_V6] = SGBPF_MAP_CT_NEW },
 };
 
-/* The confirmed TCP flows' maps, by family. */
-static const enum sgbpf_map ct_tcp_maps[SGBPF_AF_MAX] = {
-	[SGBPF_AF_V4] = SGBPF_MAP_CT4T_EST, [SGBPF_AF_V6] = SGBPF_MAP_CT6T_EST,
+#define CT_IPPROTO_TCP 6
+#define CT_IPPROTO_UDP 17
+
+/* The short-key tables (all of table est): map, family and protocol of
+ * their flows. */
+static const struct {
+	enum sgbpf_map map;
+	uint8_t family, proto;
+} ct_short[SGBPF_CT_SHORT_MAX] = {
+	[SGBPF_CT_SHORT_TCP4] = { SGBPF_MAP_CT4T_EST, SGBPF_AF_V4, CT_IPPROTO_TCP },
+	[SGBPF_CT_SHORT_TCP6] = { SGBPF_MAP_CT6T_EST, SGBPF_AF_V6, CT_IPPROTO_TCP },
+	[SGBPF_CT_SHORT_UDP6] = { SGBPF_MAP_CT6U_EST, SGBPF_AF_V6, CT_IPPROTO_UDP },
 };
 
 /* The maps of a table, in walk order: IPv4, IPv4 TCP (est only), IPv6,
- * IPv6 TCP (est only). */
-enum ct_kind { K_V4, K_V4T, K_V6, K_V6T, K_MAX };
+ * IPv6 TCP and UDP (est only). K_V4T, K_V6T and K_V6U are the short-key
+ * tables (kind_short). */
+enum ct_kind { K_V4, K_V4T, K_V6, K_V6T, K_V6U, K_MAX };
 
-#define CT_IPPROTO_TCP 6
-/* ct*t_est keys whose entry vanished before its endpoint was read: a walk
- * step gives up after this many in a row. */
+/* Short-key table entries that vanished before their endpoint was read: a
+ * walk step gives up after this many in a row. */
 #define CT_NEXT_TRIES 64
+
+/* The short-key table a kind is, or -1. */
+static int kind_short(int kind)
+{
+	switch (kind) {
+	case K_V4T:	return SGBPF_CT_SHORT_TCP4;
+	case K_V6T:	return SGBPF_CT_SHORT_TCP6;
+	case K_V6U:	return SGBPF_CT_SHORT_UDP6;
+	default:	return -1;
+	}
+}
 
 static uint8_t kind_family(int kind)
 {
-	return kind == K_V6 || kind == K_V6T ? SGBPF_AF_V6 : SGBPF_AF_V4;
-}
-
-/* A map of confirmed TCP flows, whose entries name their endpoint. */
-static bool kind_tcp(int kind)
-{
-	return kind == K_V4T || kind == K_V6T;
+	if (kind_short(kind) >= 0)
+		return ct_short[kind_short(kind)].family;
+	return kind == K_V6 ? SGBPF_AF_V6 : SGBPF_AF_V4;
 }
 
 static size_t kind_key_size(int kind)
@@ -59,33 +75,58 @@ static size_t kind_key_size(int kind)
 	switch (kind) {
 	case K_V4:	return sizeof(struct sgbpf_ct4_key);
 	case K_V4T:	return sizeof(struct sgbpf_ct4t_key);
-	case K_V6T:	return sizeof(struct sgbpf_ct6t_key);
+	case K_V6T:
+	case K_V6U:	return sizeof(struct sgbpf_ct6t_key);
 	default:	return sizeof(struct sgbpf_ct_key);
 	}
 }
 
 static enum sgbpf_map kind_map(enum sgbpf_ct_table t, int kind)
 {
-	if (kind_tcp(kind))
-		return t == SGBPF_CT_TABLE_EST ? ct_tcp_maps[kind_family(kind)] : SGBPF_MAP_MAX;
+	int s = kind_short(kind);
+
+	if (s >= 0)
+		return t == SGBPF_CT_TABLE_EST ? ct_short[s].map : SGBPF_MAP_MAX;
 	return ct_maps[t][kind_family(kind)];
 }
 
 static int kind_fd(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t, int kind)
 {
-	if (kind_tcp(kind))
-		return t == SGBPF_CT_TABLE_EST ? m->fd_tcp_est[kind_family(kind)] : -1;
+	int s = kind_short(kind);
+
+	if (s >= 0)
+		return t == SGBPF_CT_TABLE_EST ? m->fd_short[s] : -1;
 	return m->fd[t][kind_family(kind)];
 }
 
-/* Which map of table t holds k (t and k->family valid). */
+/* Which map of table t holds k (t and k->family valid). As the datapath's
+ * sg_ct_short(). */
 static int kind_of(enum sgbpf_ct_table t, const struct sgbpf_ct_key *k)
 {
-	bool tcp = t == SGBPF_CT_TABLE_EST && k->proto == CT_IPPROTO_TCP;
+	bool est = t == SGBPF_CT_TABLE_EST;
 
-	if (k->family == SGBPF_AF_V6)
-		return tcp ? K_V6T : K_V6;
-	return tcp ? K_V4T : K_V4;
+	if (k->family == SGBPF_AF_V6) {
+		if (est && k->proto == CT_IPPROTO_TCP)
+			return K_V6T;
+		return est && k->proto == CT_IPPROTO_UDP ? K_V6U : K_V6;
+	}
+	return est && k->proto == CT_IPPROTO_TCP ? K_V4T : K_V4;
+}
+
+/* A map whose entries name their endpoint. */
+static bool kind_owned(int kind)
+{
+	return kind_short(kind) >= 0;
+}
+
+enum sgbpf_map sgbpf_ct_short_map(enum sgbpf_ct_short s)
+{
+	return (unsigned)s < SGBPF_CT_SHORT_MAX ? ct_short[s].map : SGBPF_MAP_MAX;
+}
+
+uint8_t sgbpf_ct_short_family(enum sgbpf_ct_short s)
+{
+	return (unsigned)s < SGBPF_CT_SHORT_MAX ? ct_short[s].family : SGBPF_AF_MAX;
 }
 
 enum sgbpf_map sgbpf_ct_map(enum sgbpf_ct_table t, uint8_t family)
@@ -103,8 +144,9 @@ int sgbpf_ct_maps_in(enum sgbpf_ct_table t, uint8_t family,
 	if ((unsigned)t >= SGBPF_CT_TABLE_MAX || family >= SGBPF_AF_MAX)
 		return 0;
 	out[n++] = ct_maps[t][family];
-	if (t == SGBPF_CT_TABLE_EST)
-		out[n++] = ct_tcp_maps[family];
+	for (int s = 0; s < SGBPF_CT_SHORT_MAX && t == SGBPF_CT_TABLE_EST; s++)
+		if (ct_short[s].family == family)
+			out[n++] = ct_short[s].map;
 	return n;
 }
 
@@ -113,8 +155,8 @@ void sgbpf_ct_maps_from(struct sgbpf_ct_maps *m, const int fd[SGBPF_MAP_MAX])
 	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++)
 		for (int f = 0; f < SGBPF_AF_MAX; f++)
 			m->fd[t][f] = fd[ct_maps[t][f]];
-	for (int f = 0; f < SGBPF_AF_MAX; f++)
-		m->fd_tcp_est[f] = fd[ct_tcp_maps[f]];
+	for (int s = 0; s < SGBPF_CT_SHORT_MAX; s++)
+		m->fd_short[s] = fd[ct_short[s].map];
 }
 
 void sgbpf_ct_maps_of(const struct sgbpf *h, struct sgbpf_ct_maps *m)
@@ -190,7 +232,7 @@ static int raw_of(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 	*kind = kind_of(t, k);
 	if (*kind == K_V6) {
 		r->v6 = *k;
-	} else if (*kind == K_V6T) {
+	} else if (*kind == K_V6T || *kind == K_V6U) {
 		/* The entry's ep_id is 16 bits, like the compact key's. */
 		if (k->ep_id > UINT16_MAX)
 			return -EINVAL;
@@ -212,7 +254,8 @@ static int raw_of(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 	return err;
 }
 
-/* The wide key of a raw one; ep_id: a ct*t_est entry's (from its value). */
+/* The wide key of a raw one; ep_id: a short-key table entry's (from its
+ * value). */
 static void wide_of(int kind, const union ct_raw *r, uint16_t ep_id, struct sgbpf_ct_key *k)
 {
 	switch (kind) {
@@ -230,10 +273,11 @@ static void wide_of(int kind, const union ct_raw *r, uint16_t ep_id, struct sgbp
 		k->remote_port = r->v4t.remote_port;
 		break;
 	case K_V6T:
+	case K_V6U:
 		memset(k, 0, sizeof(*k));
 		k->ep_id = ep_id;
 		k->family = SGBPF_AF_V6;
-		k->proto = CT_IPPROTO_TCP;
+		k->proto = ct_short[kind_short(kind)].proto;
 		memcpy(k->local_addr, &r->v6t, sizeof(r->v6t));
 		break;
 	default:
@@ -252,16 +296,16 @@ int sgbpf_ct_lookup(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 		return err == -EINVAL ? -ENOENT : err;  /* no map can hold it */
 	if (bpf_map_lookup_elem(fd, &r, &got))
 		return -errno;
-	/* ct*t_est: the entry of another endpoint is another key's. */
-	if (kind_tcp(kind) && got.ep_id != k->ep_id)
+	/* Short-key table: the entry of another endpoint is another key's. */
+	if (kind_owned(kind) && got.ep_id != k->ep_id)
 		return -ENOENT;
 	*v = got;
 	return 0;
 }
 
-/* ct*t_est: write v as k's entry (v->ep_id = k's). The flags as in the
- * wide-key view: an entry of another endpoint is absent there. */
-static int update_tcp(int fd, const union ct_raw *r, const struct sgbpf_ct_key *k,
+/* Short-key table: write v as k's entry (v->ep_id = k's). The flags as in
+ * the wide-key view: an entry of another endpoint is absent there. */
+static int update_owned(int fd, const union ct_raw *r, const struct sgbpf_ct_key *k,
 		       const struct sgbpf_ct_val *v, uint64_t flags)
 {
 	struct sgbpf_ct_val own = *v, cur;
@@ -294,8 +338,8 @@ int sgbpf_ct_update(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 
 	if (err)
 		return err;
-	if (kind_tcp(kind))
-		return update_tcp(fd, &r, k, v, flags);
+	if (kind_owned(kind))
+		return update_owned(fd, &r, k, v, flags);
 	return bpf_map_update_elem(fd, &r, v, flags) ? -errno : 0;
 }
 
@@ -308,10 +352,10 @@ int sgbpf_ct_delete(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 
 	if (err)
 		return err == -EINVAL ? -ENOENT : err;
-	/* ct*t_est: only k's own entry. (Another endpoint's promotion may
+	/* Short-key table: only k's own entry. (Another endpoint's promotion may
 	 * replace it between the two calls: that flow's next packet is then
 	 * judged as a new one, which fails safe.) */
-	if (kind_tcp(kind)) {
+	if (kind_owned(kind)) {
 		if (bpf_map_lookup_elem(fd, &r, &cur))
 			return -errno;
 		if (cur.ep_id != k->ep_id)
@@ -331,7 +375,7 @@ int sgbpf_ct_lookup_and_delete(const struct sgbpf_ct_maps *m, enum sgbpf_ct_tabl
 		return err == -EINVAL ? -ENOENT : err;
 	if (bpf_map_lookup_and_delete_elem(fd, &r, &got))
 		return -errno;
-	if (kind_tcp(kind) && got.ep_id != k->ep_id) {
+	if (kind_owned(kind) && got.ep_id != k->ep_id) {
 		/* Another endpoint's: not k's to take. Back it goes, unless
 		 * the datapath created the tuple anew meanwhile. */
 		bpf_map_update_elem(fd, &r, &got, BPF_NOEXIST);
@@ -381,7 +425,7 @@ int sgbpf_ct_update_batch(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 				goto out;
 			memcpy((uint8_t *)r + (size_t)k * ksz, &one, ksz);
 			v[k] = vals[i];
-			if (kind_tcp(kind))
+			if (kind_owned(kind))
 				v[k].ep_id = (uint16_t)keys[i].ep_id;
 			k++;
 		}
@@ -409,11 +453,11 @@ static int next_in(int fd, int kind, const union ct_raw *cur, struct sgbpf_ct_ke
 
 		if (bpf_map_get_next_key(fd, cur, &rn))
 			return -errno;
-		if (!kind_tcp(kind)) {
+		if (!kind_owned(kind)) {
 			wide_of(kind, &rn, 0, next);
 			return 0;
 		}
-		/* ct*t_est: the endpoint is in the value. */
+		/* Short-key table: the endpoint is in the value. */
 		if (!bpf_map_lookup_elem(fd, &rn, &v)) {
 			wide_of(kind, &rn, v.ep_id, next);
 			return 0;
@@ -511,7 +555,7 @@ static long delete_raw(int fd, const uint8_t *keys, uint32_t n, size_t ksz)
  * during the walk would restart it at every delete. Adds the deletions to
  * *deleted; -EAGAIN when keys vanishing under the walk (the datapath's
  * expiries) kept restarting it past the step limit: the keys collected
- * until then are deleted all the same. (ct*t_est: an entry replaced by
+ * until then are deleted all the same. (Short-key tables: an entry replaced by
  * another endpoint's between the walk and the delete goes too; that flow's
  * next packet is judged as a new one, which fails safe.) */
 static int delete_if_in(int fd, int kind,
@@ -536,8 +580,9 @@ static int delete_if_in(int fd, int kind,
 			err = -EAGAIN;
 			break;
 		}
-		/* ct*t_est's endpoint is in the value; gone: nothing to delete. */
-		if (kind_tcp(kind) && match && bpf_map_lookup_elem(fd, &rk[i], &v)) {
+		/* Short-key table: the endpoint is in the value; gone: nothing
+		 * to delete. */
+		if (kind_owned(kind) && match && bpf_map_lookup_elem(fd, &rk[i], &v)) {
 			if (errno != ENOENT) {
 				err = -errno;
 				break;

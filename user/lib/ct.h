@@ -4,12 +4,13 @@
  * (confirmed flows: est, never evicted; unconfirmed: new, LRU) as one map
  * per family: IPv4 flows under the compact struct sgbpf_ct4_key (ct4_est,
  * ct4_new), IPv6 flows under the wide struct sgbpf_ct_key (ct_est, ct_new);
- * confirmed TCP flows under struct sgbpf_ct4t_key (ct4t_est) and struct
- * sgbpf_ct6t_key (ct6t_est), which leave the endpoint to the entry
+ * confirmed TCP flows and confirmed IPv6 UDP flows in short-key tables,
+ * under struct sgbpf_ct4t_key (ct4t_est) and struct sgbpf_ct6t_key
+ * (ct6t_est, ct6u_est), which leave the endpoint to the entry
  * (sgbpf_ct_val.ep_id); see layout.h. Everything here takes and gives the
  * wide key, whichever map holds the entry, so callers never see the split:
- * this file is the only userspace code that knows it. In ct4t_est and
- * ct6t_est an entry whose ep_id is not the wide key's is another key's: lookups miss it, deletes leave it, and writes
+ * this file is the only userspace code that knows it. In a short-key table
+ * an entry whose ep_id is not the wide key's is another key's: lookups miss it, deletes leave it, and writes
  * fill ep_id from the key.
  *
  * Functions return 0 or -errno (-ENOENT: no such entry / end of a walk;
@@ -32,21 +33,33 @@ enum sgbpf_ct_table {
 	SGBPF_CT_TABLE_MAX,
 };
 
+/* The short-key tables, all of table est. */
+enum sgbpf_ct_short {
+	SGBPF_CT_SHORT_TCP4 = 0,     /* ct4t_est */
+	SGBPF_CT_SHORT_TCP6,         /* ct6t_est */
+	SGBPF_CT_SHORT_UDP6,         /* ct6u_est */
+	SGBPF_CT_SHORT_MAX,
+};
+
 /* The map fds of every table and family; -1 skips that map (walks and
  * counts pass over it, lookups find nothing, writes fail with -ENOENT). */
 struct sgbpf_ct_maps {
 	int fd[SGBPF_CT_TABLE_MAX][SGBPF_AF_MAX];
-	int fd_tcp_est[SGBPF_AF_MAX];  /* ct4t_est, ct6t_est: table est, TCP only */
+	int fd_short[SGBPF_CT_SHORT_MAX];  /* table est's short-key tables */
 };
 
+/* A short-key table's map and the family of its flows. */
+enum sgbpf_map sgbpf_ct_short_map(enum sgbpf_ct_short s);
+uint8_t sgbpf_ct_short_family(enum sgbpf_ct_short s);
+
 /* The map that holds table t's flows of family (SGBPF_AF_V4 / _V6), but
- * for TCP in table est (ct4t_est / ct6t_est, see sgbpf_ct_maps_in). */
+ * for those of a short-key table (see sgbpf_ct_maps_in). */
 enum sgbpf_map sgbpf_ct_map(enum sgbpf_ct_table t, uint8_t family);
 
 /* Every map holding table t's flows of family, into out; returns how many
- * (est: ct4_est and ct4t_est, ct_est and ct6t_est), 0 for no such table or
- * family. */
-#define SGBPF_CT_FAMILY_MAPS 2
+ * (est: ct4_est and ct4t_est; ct_est, ct6t_est and ct6u_est), 0 for no
+ * such table or family. */
+#define SGBPF_CT_FAMILY_MAPS 3
 int sgbpf_ct_maps_in(enum sgbpf_ct_table t, uint8_t family,
 		     enum sgbpf_map out[SGBPF_CT_FAMILY_MAPS]);
 
@@ -83,9 +96,9 @@ int sgbpf_ct_update_batch(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,
 /*
  * The key after cur in table t (cur NULL: the first): the IPv4 maps' keys
  * (est: ct4_est's, then ct4t_est's), then the IPv6 maps' (est: ct_est's,
- * then ct6t_est's). Like BPF_MAP_GET_NEXT_KEY, a cur no longer present
- * restarts from the first key of its map. -ENOENT after the last; -EAGAIN
- * when ct4t_est's or ct6t_est's entries (whose endpoint is read from the
+ * ct6t_est's, ct6u_est's). Like BPF_MAP_GET_NEXT_KEY, a cur no longer
+ * present restarts from the first key of its map. -ENOENT after the last;
+ * -EAGAIN when a short-key table's entries (whose endpoint is read from the
  * value) kept vanishing under the walk.
  */
 int sgbpf_ct_next_key(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t,

@@ -317,9 +317,8 @@ static uint64_t ct_walk_limit(const struct sgbpf_ct_gc_maps *m, enum sgbpf_ct_ta
 {
 	uint64_t n = walk_limit(m->ct.fd[t][SGBPF_AF_V4]) + walk_limit(m->ct.fd[t][SGBPF_AF_V6]);
 
-	if (t == SGBPF_CT_TABLE_EST)
-		n += walk_limit(m->ct.fd_tcp_est[SGBPF_AF_V4]) +
-		     walk_limit(m->ct.fd_tcp_est[SGBPF_AF_V6]);
+	for (int s = 0; s < SGBPF_CT_SHORT_MAX && t == SGBPF_CT_TABLE_EST; s++)
+		n += walk_limit(m->ct.fd_short[s]);
 	return n;
 }
 

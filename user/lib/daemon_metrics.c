@@ -118,7 +118,7 @@ static int metrics(struct sgd *d, struct sgbpf_http_reply *r)
 		s.ct_count_age_s = (now - m->ct.done_ns) / 1e9;
 	}
 	/* A table's capacity for a family: the sum over its maps (est:
-	 * ct4_est and ct4t_est, ct_est and ct6t_est). */
+	 * ct4_est and ct4t_est; ct_est, ct6t_est and ct6u_est). */
 	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++) {
 		int mt = t == SGBPF_CT_TABLE_EST ? SGBPF_METRICS_CT_EST : SGBPF_METRICS_CT_NEW;
 
@@ -187,7 +187,7 @@ int sgd_metrics_open(struct sgd *d)
 			fds[SGBPF_METRICS_CT_EST][f] =
 				m->ins.fd[sgbpf_ct_map(SGBPF_CT_TABLE_EST, f)];
 		}
-		err = sgbpf_ct_count_init(&m->ct, fds, m->ins.ct.fd_tcp_est, SGD_CT_BATCH);
+		err = sgbpf_ct_count_init(&m->ct, fds, m->ins.ct.fd_short, SGD_CT_BATCH);
 	}
 	m->ct_ok = !err;
 	if (err)

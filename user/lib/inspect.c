@@ -79,7 +79,8 @@ int sgbpf_inspect_open(struct sgbpf_inspect *ins, const char *pin_dir, unsigned 
 		bool w = ((flags & SGBPF_INSPECT_CT_WRITE) &&
 			  (m == SGBPF_MAP_CT_NEW || m == SGBPF_MAP_CT_EST ||
 			   m == SGBPF_MAP_CT4_NEW || m == SGBPF_MAP_CT4_EST ||
-			   m == SGBPF_MAP_CT4T_EST || m == SGBPF_MAP_CT6T_EST)) ||
+			   m == SGBPF_MAP_CT4T_EST || m == SGBPF_MAP_CT6T_EST ||
+			   m == SGBPF_MAP_CT6U_EST)) ||
 			 ((flags & SGBPF_INSPECT_EVENTS) && m == SGBPF_MAP_EVENTS);
 
 		/* rcu_barrier is the loader's tool, never read here. */

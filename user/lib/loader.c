@@ -60,6 +60,7 @@ static const char *const map_names[SGBPF_MAP_MAX] = {
 	[SGBPF_MAP_CT4_EST]      = "ct4_est",
 	[SGBPF_MAP_CT4T_EST]     = "ct4t_est",
 	[SGBPF_MAP_CT6T_EST]     = "ct6t_est",
+	[SGBPF_MAP_CT6U_EST]     = "ct6u_est",
 };
 
 #define SLOTTED_TABLES 7

@@ -61,10 +61,11 @@ enum sgbpf_map {
 	 * hold the IPv6 flows. Go through ct.h, which hides the split. */
 	SGBPF_MAP_CT4_NEW,           /* "ct4_new"      */
 	SGBPF_MAP_CT4_EST,           /* "ct4_est"      */
-	/* Confirmed TCP flows (not in ct4_est / ct_est), keyed without the
-	 * endpoint; ct.h hides them too. */
+	/* Confirmed TCP and IPv6 UDP flows (not in ct4_est / ct_est), keyed
+	 * without the endpoint; ct.h hides them too. */
 	SGBPF_MAP_CT4T_EST,          /* "ct4t_est"     */
 	SGBPF_MAP_CT6T_EST,          /* "ct6t_est"     */
+	SGBPF_MAP_CT6U_EST,          /* "ct6u_est"     */
 	SGBPF_MAP_MAX,
 };
 

@@ -291,34 +291,35 @@ static int map_sizes(int fd, uint32_t *ksz, uint32_t *vsz)
 	return 0;
 }
 
-/* Every (table, family) map, then each family's confirmed TCP flows
- * (ct4t_est, ct6t_est: est). */
-#define CT_WALK_TCP (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX)
-#define CT_WALKS (CT_WALK_TCP + SGBPF_AF_MAX)
+/* Every (table, family) map, then each short-key table (est, its
+ * family's). */
+#define CT_WALK_SHORT (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX)
+#define CT_WALKS (CT_WALK_SHORT + SGBPF_CT_SHORT_MAX)
 
 static int walk_fd(const struct sgbpf_ct_count *c, int walk)
 {
-	if (walk >= CT_WALK_TCP)
-		return c->fd_tcp_est[walk - CT_WALK_TCP];
+	if (walk >= CT_WALK_SHORT)
+		return c->fd_short[walk - CT_WALK_SHORT];
 	return c->fd[walk / SGBPF_AF_MAX][walk % SGBPF_AF_MAX];
 }
 
 /* The count a walk adds to. */
 static uint64_t *walk_partial(struct sgbpf_ct_count *c, int walk)
 {
-	if (walk >= CT_WALK_TCP)
-		return &c->partial[SGBPF_METRICS_CT_EST][walk - CT_WALK_TCP];
+	if (walk >= CT_WALK_SHORT)
+		return &c->partial[SGBPF_METRICS_CT_EST]
+				  [sgbpf_ct_short_family(walk - CT_WALK_SHORT)];
 	return &c->partial[walk / SGBPF_AF_MAX][walk % SGBPF_AF_MAX];
 }
 
 int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
-			const int fd_tcp_est[SGBPF_AF_MAX], uint32_t batch)
+			const int fd_short[SGBPF_CT_SHORT_MAX], uint32_t batch)
 {
 	uint32_t kmax = 8, vmax = 8;
 
 	memset(c, 0, sizeof(*c));
 	memcpy(c->fd, fd, sizeof(c->fd));
-	memcpy(c->fd_tcp_est, fd_tcp_est, sizeof(c->fd_tcp_est));
+	memcpy(c->fd_short, fd_short, sizeof(c->fd_short));
 	c->batch = batch ? batch : 1;
 	for (int w = 0; w < CT_WALKS; w++) {
 		uint32_t k = 0, v = 0;

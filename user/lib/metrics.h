@@ -18,6 +18,8 @@
 
 #include <sgbpf/layout.h>
 
+#include "ct.h"
+
 /* The build's version for sgbpf_build_info; a build may pass its own. */
 #ifndef SGBPF_VERSION
 #define SGBPF_VERSION "dev"
@@ -79,12 +81,12 @@ int sgbpf_metrics_render(const struct sgbpf_metrics_snapshot *s, struct sgbpf_me
 struct sgbpf_ct_count {
 	/* Each table is one map per family (ct.h); -1: none. */
 	int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
-	int fd_tcp_est[SGBPF_AF_MAX]; /* ct4t_est, ct6t_est: counted as est  */
+	int fd_short[SGBPF_CT_SHORT_MAX]; /* short-key tables: est, their family */
 	uint32_t batch;
 	void *keys, *vals, *tok_in, *tok_out;
 	bool running, have_tok;
 	int walk;                    /* map being walked: table * AF_MAX + family,
-				      * then ct4t_est, ct6t_est */
+				      * then each short-key table */
 	uint64_t partial[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	/* Of the last completed pass, per table and family: */
 	uint64_t entries[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
@@ -93,11 +95,11 @@ struct sgbpf_ct_count {
 	uint64_t pass_ns;            /* loop time the pass took (sum of steps)   */
 };
 
-/* fds stay the caller's (fd[SGBPF_METRICS_CT_*][family], fd_tcp_est[family]:
- * the TCP flows of table est, ct4t_est and ct6t_est; -1 = none). batch:
- * entries per step. Returns 0 or -errno. */
+/* fds stay the caller's (fd[SGBPF_METRICS_CT_*][family], fd_short: table
+ * est's short-key tables, enum sgbpf_ct_short; -1 = none). batch: entries
+ * per step. Returns 0 or -errno. */
 int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
-			const int fd_tcp_est[SGBPF_AF_MAX], uint32_t batch);
+			const int fd_short[SGBPF_CT_SHORT_MAX], uint32_t batch);
 void sgbpf_ct_count_free(struct sgbpf_ct_count *c);
 void sgbpf_ct_count_start(struct sgbpf_ct_count *c);
 /* One batch. Returns 1 when the pass ended (c->err says how), else 0. */
