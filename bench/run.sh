@@ -82,6 +82,10 @@ echo "== Table 1: replayed traffic mix, sgbpf vs parse-only (same run, same pack
 "$B/sgbpf-bench" --policy "$W/p1" "$W/t1.pcap" --batches "$BATCHES"
 echo "command: gen-policy --endpoints 10 --rules 100; gen-traffic --flows $FLOWS --deny 0.1 --vlan 7;"
 echo "         sgbpf-bench --batches $BATCHES"
+echo
+echo "== Table 1, XDP: the same capture, inbound legs through the XDP program"
+"$B/sgbpf-bench" --policy "$W/p1" "$W/t1.pcap" --batches "$BATCHES" --hook xdp
+echo "command: sgbpf-bench --batches $BATCHES --hook xdp (same policy and capture)"
 } | save replay-table1
 echo
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every sgbpf test suite: unit (CUnit), BPF (CUnit + BPF_PROG_TEST_RUN),
 # a fixed number of fuzz inputs through the JSON front end (tests/fuzz/run.sh
-# quick), the deploy kit (tests/deploy) and end-to-end (tests/e2e/*.sh).
+# quick), the deploy kit (tests/deploy), the bench harness (tests/bench:
+# verdicts and counts, nothing timed) and end-to-end (tests/e2e/*.sh).
 # Each suite prints "N passed, N failed" last.
 # Exits non-zero when any suite fails, skips, is missing, or runs no test.
 set -uo pipefail
@@ -49,6 +50,7 @@ for bin in build/tests/test_user build/tests/test_bpf; do
 done
 run_suite fuzz ./tests/fuzz/run.sh quick
 run_suite deploy bash tests/deploy/test_deploy.sh
+run_suite bench bash tests/bench/test_harness.sh
 for t in tests/e2e/test_*.sh; do
 	[ -e "$t" ] || continue
 	run_suite "e2e-$(basename "$t" .sh)" bash "$t"
