@@ -151,8 +151,10 @@ static int xdp_keep_in_dispatcher(struct sg_offline *ctx)
 		return err;
 	}
 	sk = nl_socket_alloc();
-	if (!sk)
+	if (!sk) {
+		fprintf(stderr, "sgbpf-bench: --hook xdp: no memory for a netlink socket\n");
 		return -ENOMEM;
+	}
 	err = nl_connect(sk, NETLINK_ROUTE);
 	err = err ?: rtnl_link_veth_add(sk, names[0], names[1], getpid());
 	nl_socket_free(sk);
@@ -345,7 +347,8 @@ static void usage(FILE *out)
 		"  --hook H       tc (default): every leg through TC; xdp: inbound legs through\n"
 		"                 the XDP program, outbound ones through TC egress\n"
 		"  --batches N    replays of the whole capture, the median is kept (default 5)\n"
-		"  --ct-fill N    before each batch, fill conntrack (est) with N idle established entries\n"
+		"  --ct-fill N    before each batch, fill conntrack with N idle established IPv4 TCP\n"
+		"                 entries (ct4t_est) of the first endpoint\n"
 		"  --maps         also print each map's memlock and entries after the replay\n"
 		"FILE: pcap or pcapng; Ethernet, 802.1Q, raw IP or Linux cooked.\n"
 		"Needs root (BPF_PROG_TEST_RUN). Method: see the top of bench/sgbpf-bench.c.\n");

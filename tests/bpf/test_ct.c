@@ -70,6 +70,7 @@ static void test_key_conversion(void)
 		CU_ASSERT_EQUAL(sgbpf_ct_maps_in(SGBPF_CT_TABLE_MAX, V4, mp), 0);
 	}
 	CU_ASSERT_EQUAL(sgbpf_ct_short_map(SGBPF_CT_SHORT_TCP4), SGBPF_MAP_CT4T_EST);
+	CU_ASSERT_EQUAL(sgbpf_ct_short_map(SGBPF_CT_SHORT_TCP6), SGBPF_MAP_CT6T_EST);
 	CU_ASSERT_EQUAL(sgbpf_ct_short_map(SGBPF_CT_SHORT_UDP6), SGBPF_MAP_CT6U_EST);
 	CU_ASSERT_EQUAL(sgbpf_ct_short_family(SGBPF_CT_SHORT_TCP6), V6);
 	CU_ASSERT_EQUAL(sgbpf_ct_short_map(SGBPF_CT_SHORT_MAX), SGBPF_MAP_MAX);
@@ -670,6 +671,16 @@ static void test_metrics_count_per_family(void)
 			th_check(c.entries[mt][f] == want[mt][f], "counter: table %d family %d: "
 				 "%llu entries, want %u", mt, f,
 				 (unsigned long long)c.entries[mt][f], want[mt][f]);
+	/* And per map: each walk's count is its own map's. */
+	for (int w = 0; w < SGBPF_METRICS_CT_WALKS; w++) {
+		enum sgbpf_map mp = sgbpf_ct_count_map(w);
+
+		th_check(mp != SGBPF_MAP_MAX && c.map_entries[w] == (uint64_t)th_map_count(&t, mp),
+			 "counter: walk %d (%s): %llu entries, the map holds %zu", w,
+			 sgbpf_map_name(mp), (unsigned long long)c.map_entries[w],
+			 th_map_count(&t, mp));
+	}
+	CU_ASSERT_EQUAL(sgbpf_ct_count_map(SGBPF_METRICS_CT_WALKS), SGBPF_MAP_MAX);
 	sgbpf_ct_count_free(&c);
 	th_close(&t);
 }

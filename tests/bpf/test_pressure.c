@@ -301,19 +301,24 @@ static size_t fill_ct_est(struct th *t, uint32_t ep)
 }
 
 /* Delete the filler (a million entries: in batches here rather than key by
- * key in the next suite's th_open()). */
+ * key in the next suite's th_open()). The filler is confirmed IPv4 TCP: it
+ * lives in ct4t_est under the 12-byte key, the compact key's last 12 bytes. */
 static void unfill_ct_est(struct th *t, uint32_t ep)
 {
-	static struct sgbpf_ct4_key keys4[FILL_BATCH];
-	int fd = sgbpf_map_fd(t->h, sgbpf_ct_map(SGBPF_CT_TABLE_EST, SGBPF_AF_V4));
+	static struct sgbpf_ct4t_key keys4[FILL_BATCH];
+	int fd = sgbpf_map_fd(t->h, SGBPF_MAP_CT4T_EST);
 
 	for (uint32_t base = 0; base < SGBPF_CT_EST_MAX + FILL_BATCH; base += FILL_BATCH) {
 		LIBBPF_OPTS(bpf_map_batch_opts, opts);
 		uint32_t count = FILL_BATCH;
 
 		fill_batch(ep, base);
-		for (uint32_t i = 0; i < FILL_BATCH; i++)
-			sgbpf_ct4_key_of(&keys4[i], &fill_keys[i]);
+		for (uint32_t i = 0; i < FILL_BATCH; i++) {
+			struct sgbpf_ct4_key k4;
+
+			sgbpf_ct4_key_of(&k4, &fill_keys[i]);
+			memcpy(&keys4[i], k4.local_addr, sizeof(keys4[i]));
+		}
 		/* Stops at the first missing key; the rest one by one. */
 		if (bpf_map_delete_batch(fd, keys4, &count, &opts))
 			for (uint32_t i = count; i < FILL_BATCH; i++)
@@ -370,6 +375,9 @@ static void test_est_full(void)
 	th_check(th_ct_in(&t, SGBPF_MAP_CT_EST, &k), "the new flow was not promoted once ct_est "
 		 "had room");
 	unfill_ct_est(&t, ep + 1);
+	th_check(th_map_count(&t, SGBPF_MAP_CT4T_EST) < 100,
+		 "the filler was not deleted: ct4t_est still holds %zu entries",
+		 th_map_count(&t, SGBPF_MAP_CT4T_EST));
 out:
 	th_close(&t);
 	sg_policy_free(&p);

@@ -118,8 +118,8 @@ sgbpf_policy_swap_failures_total sgbpf_last_swap_duration_seconds sgbpf_attached
 sgbpf_attach_errors_total sgbpf_drops_total sgbpf_allows_total sgbpf_endpoint_packets_total
 sgbpf_endpoint_bytes_total sgbpf_node_drops_total sgbpf_node_allows_total
 sgbpf_unknown_iface_packets_total sgbpf_conntrack_entries sgbpf_conntrack_count_age_seconds
-sgbpf_conntrack_capacity sgbpf_conntrack_est_full_total sgbpf_conntrack_created_total
-sgbpf_conntrack_gc_deleted_total"
+sgbpf_conntrack_capacity sgbpf_conntrack_map_entries sgbpf_conntrack_map_capacity
+sgbpf_conntrack_est_full_total sgbpf_conntrack_created_total sgbpf_conntrack_gc_deleted_total"
 
 echo "== setup: namespaces $NS_PREFIX-*, pin dir $PIN"
 daemon_pods
@@ -230,6 +230,18 @@ for tf in $CT_TF; do
 	t_eq "conntrack $tab $fam entries = the pinned $map's" "$n" \
 		"$(val "$WORK/m2" "sgbpf_conntrack_entries{table=\"$tab\",family=\"$fam\"}")"
 done
+# Per map: each conntrack map's own count and capacity (a family's est
+# table is several maps, each of which fills on its own).
+CT_MAPS_ALL="ct4_new ct4_est ct4t_est ct_new ct_est ct6t_est ct6u_est"
+for m in $CT_MAPS_ALL; do
+	t_eq "map $m: entries = the pinned map's" "$(map_count "$m")" \
+		"$(val "$WORK/m2" "sgbpf_conntrack_map_entries{map=\"$m\"}")"
+	t_eq "map $m: capacity = its max_entries" "$(map_max "$m")" \
+		"$(val "$WORK/m2" "sgbpf_conntrack_map_capacity{map=\"$m\"}")"
+done
+t_eq "one map series per conntrack map" 7 "$(grep -c '^sgbpf_conntrack_map_capacity{' "$WORK/m2")"
+t_match "the IPv6 UDP stream is counted in ct6u_est" '^[1-9][0-9]*$' \
+	"$(val "$WORK/m2" 'sgbpf_conntrack_map_entries{map="ct6u_est"}')"
 t_match "the IPv4 ping and UDP flows are confirmed" '^([2-9]|[0-9]{2,})$' "${pinned[est.ipv4]}"
 t_match "the IPv6 UDP flow is confirmed" '^[1-9][0-9]*$' "${pinned[est.ipv6]}"
 

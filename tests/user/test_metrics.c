@@ -42,6 +42,8 @@ static const struct { const char *name, *type; } families[] = {
 	{ "sgbpf_conntrack_entries", "gauge" },
 	{ "sgbpf_conntrack_count_age_seconds", "gauge" },
 	{ "sgbpf_conntrack_capacity", "gauge" },
+	{ "sgbpf_conntrack_map_entries", "gauge" },
+	{ "sgbpf_conntrack_map_capacity", "gauge" },
 	{ "sgbpf_conntrack_est_full_total", "counter" },
 	{ "sgbpf_conntrack_created_total", "counter" },
 	{ "sgbpf_conntrack_gc_deleted_total", "counter" },
@@ -98,6 +100,11 @@ static void snapshot(struct sgbpf_metrics_snapshot *s, struct sgbpf_metrics_endp
 	s->ct_capacity[SGBPF_METRICS_CT_NEW][SGBPF_AF_V6] = 131073;
 	s->ct_capacity[SGBPF_METRICS_CT_EST][SGBPF_AF_V4] = 1048576;
 	s->ct_capacity[SGBPF_METRICS_CT_EST][SGBPF_AF_V6] = 1048577;
+	/* Per map: ct4t_est full, which its family's sum (34 of 2097152
+	 * here, were it real) would hide. */
+	s->ct_maps[0] = (struct sgbpf_metrics_ct_map){ "ct4_est", 34, 1048576 };
+	s->ct_maps[1] = (struct sgbpf_metrics_ct_map){ "ct4t_est", 1048576, 1048576 };
+	s->n_ct_maps = 2;
 	s->gc_deleted_est = 55;
 	s->gc_deleted_new = 66;
 	s->gc_deleted_frags = 4;
@@ -242,6 +249,11 @@ static void test_render_values(void)
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"est\",family=\"ipv4\"} 1048576"));
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_capacity{table=\"est\",family=\"ipv6\"} 1048577"));
 	CU_ASSERT_EQUAL(count_prefix(text, "sgbpf_conntrack_capacity{"), 4);
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_map_entries{map=\"ct4t_est\"} 1048576"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_map_capacity{map=\"ct4t_est\"} 1048576"));
+	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_map_entries{map=\"ct4_est\"} 34"));
+	CU_ASSERT_EQUAL(count_prefix(text, "sgbpf_conntrack_map_entries{"), 2);
+	CU_ASSERT_EQUAL(count_prefix(text, "sgbpf_conntrack_map_capacity{"), 2);
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_est_full_total 88"));
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_created_total{table=\"est\"} 102"));
 	CU_ASSERT_TRUE(has_line(text, "sgbpf_conntrack_gc_deleted_total{table=\"est\"} 55"));

@@ -130,6 +130,17 @@ static int metrics(struct sgd *d, struct sgbpf_http_reply *r)
 				s.ct_capacity[mt][f] += sgbpf_inspect_max_entries(&m->ins, mp[i]);
 		}
 	}
+	for (int w = 0; w < SGBPF_METRICS_CT_WALKS; w++) {
+		enum sgbpf_map mp = sgbpf_ct_count_map(w);
+		struct sgbpf_metrics_ct_map *cm = &s.ct_maps[s.n_ct_maps];
+
+		if (mp == SGBPF_MAP_MAX)
+			continue;
+		cm->name = sgbpf_map_name(mp);
+		cm->capacity = sgbpf_inspect_max_entries(&m->ins, mp);
+		cm->entries = m->ct.map_entries[w];
+		s.n_ct_maps++;
+	}
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	err = sgbpf_metrics_render(&s, &r->body);
 out:

@@ -229,8 +229,22 @@ static void render_conntrack(const struct sgbpf_metrics_snapshot *s, struct sgbp
 		sgbpf_metrics_printf(b, "sgbpf_conntrack_count_age_seconds %.9g\n", s->ct_count_age_s);
 	family(b, "sgbpf_conntrack_capacity", "gauge",
 	       "Conntrack capacity (max_entries) per table and family: a family's flows "
-	       "can only use its own map's.");
+	       "can only use its own maps'.");
 	per_table_family(b, "sgbpf_conntrack_capacity", s->ct_capacity);
+	/* Per map: an est table is several maps, and each fills on its own
+	 * (its flows' protocol decides which), so a full one can hide in its
+	 * family's sum. Alert on these. */
+	family(b, "sgbpf_conntrack_map_entries", "gauge",
+	       "Entries of each conntrack map (same count as sgbpf_conntrack_entries).");
+	for (size_t i = 0; s->ct_known && i < s->n_ct_maps; i++)
+		sample_u64(b, "sgbpf_conntrack_map_entries", s->ct_maps[i].entries, 1, "map",
+			   s->ct_maps[i].name);
+	family(b, "sgbpf_conntrack_map_capacity", "gauge",
+	       "Capacity (max_entries) of each conntrack map: it is full when its entries "
+	       "reach this, whatever the other maps hold.");
+	for (size_t i = 0; i < s->n_ct_maps; i++)
+		sample_u64(b, "sgbpf_conntrack_map_capacity", s->ct_maps[i].capacity, 1, "map",
+			   s->ct_maps[i].name);
 	family(b, "sgbpf_conntrack_est_full_total", "counter",
 	       "Confirmed flows that could not be promoted because the established table "
 	       "was full (EC2 conntrack_allowance_exceeded).");
@@ -294,7 +308,18 @@ static int map_sizes(int fd, uint32_t *ksz, uint32_t *vsz)
 /* Every (table, family) map, then each short-key table (est, its
  * family's). */
 #define CT_WALK_SHORT (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX)
-#define CT_WALKS (CT_WALK_SHORT + SGBPF_CT_SHORT_MAX)
+#define CT_WALKS SGBPF_METRICS_CT_WALKS
+
+enum sgbpf_map sgbpf_ct_count_map(int walk)
+{
+	if (walk < 0 || walk >= CT_WALKS)
+		return SGBPF_MAP_MAX;
+	if (walk >= CT_WALK_SHORT)
+		return sgbpf_ct_short_map(walk - CT_WALK_SHORT);
+	return sgbpf_ct_map(walk / SGBPF_AF_MAX == SGBPF_METRICS_CT_EST ? SGBPF_CT_TABLE_EST :
+								       SGBPF_CT_TABLE_NEW,
+			    walk % SGBPF_AF_MAX);
+}
 
 static int walk_fd(const struct sgbpf_ct_count *c, int walk)
 {
@@ -364,14 +389,17 @@ void sgbpf_ct_count_start(struct sgbpf_ct_count *c)
 	c->walk = 0;
 	c->pass_ns = 0;
 	memset(c->partial, 0, sizeof(c->partial));
+	memset(c->map_partial, 0, sizeof(c->map_partial));
 }
 
 static int pass_end(struct sgbpf_ct_count *c, int err)
 {
 	c->running = false;
 	c->err = err;
-	if (!err)
+	if (!err) {
 		memcpy(c->entries, c->partial, sizeof(c->entries));
+		memcpy(c->map_entries, c->map_partial, sizeof(c->map_entries));
+	}
 	c->done_ns = mono_ns();
 	return 1;
 }
@@ -397,6 +425,7 @@ int sgbpf_ct_count_step(struct sgbpf_ct_count *c)
 	if (err && err != -ENOENT)
 		return pass_end(c, err);
 	*walk_partial(c, c->walk) += n;
+	c->map_partial[c->walk] += n;
 	if (err == -ENOENT) {            /* this map is done */
 		c->have_tok = false;
 		if (++c->walk == CT_WALKS)

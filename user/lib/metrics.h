@@ -39,6 +39,10 @@ void sgbpf_metrics_buf_free(struct sgbpf_metrics_buf *b);
 /* ---- the exposition ---------------------------------------------------- */
 enum { SGBPF_METRICS_CT_NEW = 0, SGBPF_METRICS_CT_EST = 1, SGBPF_METRICS_CT_MAX };
 
+/* The conntrack maps the counter walks, in its order: [table][family]
+ * (table * SGBPF_AF_MAX + family), then each short-key table. */
+#define SGBPF_METRICS_CT_WALKS (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX + SGBPF_CT_SHORT_MAX)
+
 struct sgbpf_metrics_endpoint {
 	const char *name;            /* label value, escaped when rendered       */
 	struct sgbpf_ep_stats st;    /* summed over CPUs                         */
@@ -63,6 +67,13 @@ struct sgbpf_metrics_snapshot {
 	uint64_t ct_entries[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	double ct_count_age_s;       /* how old that count is                    */
 	uint64_t ct_capacity[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
+	/* The same per map: a family's est table is several maps (ct.h), each
+	 * of which fills on its own. entries is valid when ct_known. */
+	struct sgbpf_metrics_ct_map {
+		const char *name;
+		uint64_t entries, capacity;
+	} ct_maps[SGBPF_METRICS_CT_WALKS];
+	size_t n_ct_maps;
 	uint64_t gc_deleted_est, gc_deleted_new, gc_deleted_frags;
 };
 
@@ -88,8 +99,10 @@ struct sgbpf_ct_count {
 	int walk;                    /* map being walked: table * AF_MAX + family,
 				      * then each short-key table */
 	uint64_t partial[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
-	/* Of the last completed pass, per table and family: */
+	uint64_t map_partial[SGBPF_METRICS_CT_WALKS];
+	/* Of the last completed pass, per table and family, and per map: */
 	uint64_t entries[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
+	uint64_t map_entries[SGBPF_METRICS_CT_WALKS];
 	uint64_t done_ns;            /* CLOCK_MONOTONIC when it ended, 0 = never */
 	int err;                     /* 0, or -errno: entries not valid          */
 	uint64_t pass_ns;            /* loop time the pass took (sum of steps)   */
@@ -101,6 +114,8 @@ struct sgbpf_ct_count {
 int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
 			const int fd_short[SGBPF_CT_SHORT_MAX], uint32_t batch);
 void sgbpf_ct_count_free(struct sgbpf_ct_count *c);
+/* The map walk w of the counter is (SGBPF_MAP_MAX for none). */
+enum sgbpf_map sgbpf_ct_count_map(int walk);
 void sgbpf_ct_count_start(struct sgbpf_ct_count *c);
 /* One batch. Returns 1 when the pass ended (c->err says how), else 0. */
 int sgbpf_ct_count_step(struct sgbpf_ct_count *c);
