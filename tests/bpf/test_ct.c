@@ -672,15 +672,19 @@ static void test_metrics_count_per_family(void)
 				 "%llu entries, want %u", mt, f,
 				 (unsigned long long)c.entries[mt][f], want[mt][f]);
 	/* And per map: each walk's count is its own map's. */
-	for (int w = 0; w < SGBPF_METRICS_CT_WALKS; w++) {
-		enum sgbpf_map mp = sgbpf_ct_count_map(w);
+	for (int w = 0, tb, f; w < SGBPF_METRICS_CT_WALKS; w++) {
+		enum sgbpf_map mp = sgbpf_ct_count_map(w, &tb, &f);
 
 		th_check(mp != SGBPF_MAP_MAX && c.map_entries[w] == (uint64_t)th_map_count(&t, mp),
 			 "counter: walk %d (%s): %llu entries, the map holds %zu", w,
 			 sgbpf_map_name(mp), (unsigned long long)c.map_entries[w],
 			 th_map_count(&t, mp));
 	}
-	CU_ASSERT_EQUAL(sgbpf_ct_count_map(SGBPF_METRICS_CT_WALKS), SGBPF_MAP_MAX);
+	{
+		int tb, f;
+
+		CU_ASSERT_EQUAL(sgbpf_ct_count_map(SGBPF_METRICS_CT_WALKS, &tb, &f), SGBPF_MAP_MAX);
+	}
 	sgbpf_ct_count_free(&c);
 	th_close(&t);
 }

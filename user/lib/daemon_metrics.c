@@ -117,21 +117,11 @@ static int metrics(struct sgd *d, struct sgbpf_http_reply *r)
 		memcpy(s.ct_entries, m->ct.entries, sizeof(s.ct_entries));
 		s.ct_count_age_s = (now - m->ct.done_ns) / 1e9;
 	}
-	/* A table's capacity for a family: the sum over its maps (est:
-	 * ct4_est and ct4t_est; ct_est, ct6t_est and ct6u_est). */
-	for (int t = 0; t < SGBPF_CT_TABLE_MAX; t++) {
-		int mt = t == SGBPF_CT_TABLE_EST ? SGBPF_METRICS_CT_EST : SGBPF_METRICS_CT_NEW;
-
-		for (int f = 0; f < SGBPF_AF_MAX; f++) {
-			enum sgbpf_map mp[SGBPF_CT_FAMILY_MAPS];
-			int n = sgbpf_ct_maps_in(t, f, mp);
-
-			for (int i = 0; i < n; i++)
-				s.ct_capacity[mt][f] += sgbpf_inspect_max_entries(&m->ins, mp[i]);
-		}
-	}
-	for (int w = 0; w < SGBPF_METRICS_CT_WALKS; w++) {
-		enum sgbpf_map mp = sgbpf_ct_count_map(w);
+	/* Each conntrack map's capacity, and a table's for a family: the sum
+	 * over its maps (est: ct4_est and ct4t_est; ct_est, ct6t_est and
+	 * ct6u_est). */
+	for (int w = 0, t, f; w < SGBPF_METRICS_CT_WALKS; w++) {
+		enum sgbpf_map mp = sgbpf_ct_count_map(w, &t, &f);
 		struct sgbpf_metrics_ct_map *cm = &s.ct_maps[s.n_ct_maps];
 
 		if (mp == SGBPF_MAP_MAX)
@@ -139,6 +129,7 @@ static int metrics(struct sgd *d, struct sgbpf_http_reply *r)
 		cm->name = sgbpf_map_name(mp);
 		cm->capacity = sgbpf_inspect_max_entries(&m->ins, mp);
 		cm->entries = m->ct.map_entries[w];
+		s.ct_capacity[t][f] += cm->capacity;
 		s.n_ct_maps++;
 	}
 	r->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -310,15 +310,19 @@ static int map_sizes(int fd, uint32_t *ksz, uint32_t *vsz)
 #define CT_WALK_SHORT (SGBPF_METRICS_CT_MAX * SGBPF_AF_MAX)
 #define CT_WALKS SGBPF_METRICS_CT_WALKS
 
-enum sgbpf_map sgbpf_ct_count_map(int walk)
+enum sgbpf_map sgbpf_ct_count_map(int walk, int *table, int *family)
 {
 	if (walk < 0 || walk >= CT_WALKS)
 		return SGBPF_MAP_MAX;
-	if (walk >= CT_WALK_SHORT)
+	if (walk >= CT_WALK_SHORT) {
+		*table = SGBPF_METRICS_CT_EST;
+		*family = sgbpf_ct_short_family(walk - CT_WALK_SHORT);
 		return sgbpf_ct_short_map(walk - CT_WALK_SHORT);
-	return sgbpf_ct_map(walk / SGBPF_AF_MAX == SGBPF_METRICS_CT_EST ? SGBPF_CT_TABLE_EST :
-								       SGBPF_CT_TABLE_NEW,
-			    walk % SGBPF_AF_MAX);
+	}
+	*table = walk / SGBPF_AF_MAX;
+	*family = walk % SGBPF_AF_MAX;
+	return sgbpf_ct_map(*table == SGBPF_METRICS_CT_EST ? SGBPF_CT_TABLE_EST :
+							     SGBPF_CT_TABLE_NEW, *family);
 }
 
 static int walk_fd(const struct sgbpf_ct_count *c, int walk)
@@ -328,14 +332,6 @@ static int walk_fd(const struct sgbpf_ct_count *c, int walk)
 	return c->fd[walk / SGBPF_AF_MAX][walk % SGBPF_AF_MAX];
 }
 
-/* The count a walk adds to. */
-static uint64_t *walk_partial(struct sgbpf_ct_count *c, int walk)
-{
-	if (walk >= CT_WALK_SHORT)
-		return &c->partial[SGBPF_METRICS_CT_EST]
-				  [sgbpf_ct_short_family(walk - CT_WALK_SHORT)];
-	return &c->partial[walk / SGBPF_AF_MAX][walk % SGBPF_AF_MAX];
-}
 
 int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
 			const int fd_short[SGBPF_CT_SHORT_MAX], uint32_t batch)
@@ -389,7 +385,6 @@ void sgbpf_ct_count_start(struct sgbpf_ct_count *c)
 	c->walk = 0;
 	c->pass_ns = 0;
 	memset(c->partial, 0, sizeof(c->partial));
-	memset(c->map_partial, 0, sizeof(c->map_partial));
 }
 
 static int pass_end(struct sgbpf_ct_count *c, int err)
@@ -397,8 +392,11 @@ static int pass_end(struct sgbpf_ct_count *c, int err)
 	c->running = false;
 	c->err = err;
 	if (!err) {
-		memcpy(c->entries, c->partial, sizeof(c->entries));
-		memcpy(c->map_entries, c->map_partial, sizeof(c->map_entries));
+		memcpy(c->map_entries, c->partial, sizeof(c->map_entries));
+		memset(c->entries, 0, sizeof(c->entries));
+		for (int w = 0, t, f; w < CT_WALKS; w++)
+			if (sgbpf_ct_count_map(w, &t, &f) != SGBPF_MAP_MAX)
+				c->entries[t][f] += c->map_entries[w];
 	}
 	c->done_ns = mono_ns();
 	return 1;
@@ -424,8 +422,7 @@ int sgbpf_ct_count_step(struct sgbpf_ct_count *c)
 	c->pass_ns += mono_ns() - t0;
 	if (err && err != -ENOENT)
 		return pass_end(c, err);
-	*walk_partial(c, c->walk) += n;
-	c->map_partial[c->walk] += n;
+	c->partial[c->walk] += n;
 	if (err == -ENOENT) {            /* this map is done */
 		c->have_tok = false;
 		if (++c->walk == CT_WALKS)

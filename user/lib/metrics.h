@@ -98,11 +98,11 @@ struct sgbpf_ct_count {
 	bool running, have_tok;
 	int walk;                    /* map being walked: table * AF_MAX + family,
 				      * then each short-key table */
-	uint64_t partial[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
-	uint64_t map_partial[SGBPF_METRICS_CT_WALKS];
-	/* Of the last completed pass, per table and family, and per map: */
-	uint64_t entries[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
+	uint64_t partial[SGBPF_METRICS_CT_WALKS];  /* per map, this pass */
+	/* Of the last completed pass, per map and (their sums) per table and
+	 * family: */
 	uint64_t map_entries[SGBPF_METRICS_CT_WALKS];
+	uint64_t entries[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX];
 	uint64_t done_ns;            /* CLOCK_MONOTONIC when it ended, 0 = never */
 	int err;                     /* 0, or -errno: entries not valid          */
 	uint64_t pass_ns;            /* loop time the pass took (sum of steps)   */
@@ -114,8 +114,9 @@ struct sgbpf_ct_count {
 int sgbpf_ct_count_init(struct sgbpf_ct_count *c, const int fd[SGBPF_METRICS_CT_MAX][SGBPF_AF_MAX],
 			const int fd_short[SGBPF_CT_SHORT_MAX], uint32_t batch);
 void sgbpf_ct_count_free(struct sgbpf_ct_count *c);
-/* The map walk w of the counter is (SGBPF_MAP_MAX for none). */
-enum sgbpf_map sgbpf_ct_count_map(int walk);
+/* The map walk w of the counter is (SGBPF_MAP_MAX for none), and the
+ * SGBPF_METRICS_CT_* table and family its entries count in. */
+enum sgbpf_map sgbpf_ct_count_map(int walk, int *table, int *family);
 void sgbpf_ct_count_start(struct sgbpf_ct_count *c);
 /* One batch. Returns 1 when the pass ended (c->err says how), else 0. */
 int sgbpf_ct_count_step(struct sgbpf_ct_count *c);
