@@ -32,21 +32,23 @@ static const enum sgbpf_map ct_maps[SGBPF_CT_TABLE_MAX][SGBPF_AF_MAX] = {
 #define CT_IPPROTO_TCP 6
 #define CT_IPPROTO_UDP 17
 
-/* The short-key tables (all of table est): map, family and protocol of
- * their flows. */
+/* The maps of a table, in walk order: IPv4, IPv4 TCP (est only), IPv6,
+ * IPv6 TCP and UDP (est only). K_V4T, K_V6T and K_V6U are the short-key
+ * tables (ct_short). */
+enum ct_kind { K_V4, K_V4T, K_V6, K_V6T, K_V6U, K_MAX };
+
+/* The short-key tables (all of table est): their kind, map, and the family
+ * and protocol of the confirmed flows they hold, as the datapath's
+ * sg_ct_short() decides. */
 static const struct {
+	int kind;
 	enum sgbpf_map map;
 	uint8_t family, proto;
 } ct_short[SGBPF_CT_SHORT_MAX] = {
-	[SGBPF_CT_SHORT_TCP4] = { SGBPF_MAP_CT4T_EST, SGBPF_AF_V4, CT_IPPROTO_TCP },
-	[SGBPF_CT_SHORT_TCP6] = { SGBPF_MAP_CT6T_EST, SGBPF_AF_V6, CT_IPPROTO_TCP },
-	[SGBPF_CT_SHORT_UDP6] = { SGBPF_MAP_CT6U_EST, SGBPF_AF_V6, CT_IPPROTO_UDP },
+	[SGBPF_CT_SHORT_TCP4] = { K_V4T, SGBPF_MAP_CT4T_EST, SGBPF_AF_V4, CT_IPPROTO_TCP },
+	[SGBPF_CT_SHORT_TCP6] = { K_V6T, SGBPF_MAP_CT6T_EST, SGBPF_AF_V6, CT_IPPROTO_TCP },
+	[SGBPF_CT_SHORT_UDP6] = { K_V6U, SGBPF_MAP_CT6U_EST, SGBPF_AF_V6, CT_IPPROTO_UDP },
 };
-
-/* The maps of a table, in walk order: IPv4, IPv4 TCP (est only), IPv6,
- * IPv6 TCP and UDP (est only). K_V4T, K_V6T and K_V6U are the short-key
- * tables (kind_short). */
-enum ct_kind { K_V4, K_V4T, K_V6, K_V6T, K_V6U, K_MAX };
 
 /* Short-key table entries that vanished before their endpoint was read: a
  * walk step gives up after this many in a row. */
@@ -55,12 +57,10 @@ enum ct_kind { K_V4, K_V4T, K_V6, K_V6T, K_V6U, K_MAX };
 /* The short-key table a kind is, or -1. */
 static int kind_short(int kind)
 {
-	switch (kind) {
-	case K_V4T:	return SGBPF_CT_SHORT_TCP4;
-	case K_V6T:	return SGBPF_CT_SHORT_TCP6;
-	case K_V6U:	return SGBPF_CT_SHORT_UDP6;
-	default:	return -1;
-	}
+	for (int s = 0; s < SGBPF_CT_SHORT_MAX; s++)
+		if (ct_short[s].kind == kind)
+			return s;
+	return -1;
 }
 
 static uint8_t kind_family(int kind)
@@ -99,18 +99,13 @@ static int kind_fd(const struct sgbpf_ct_maps *m, enum sgbpf_ct_table t, int kin
 	return m->fd[t][kind_family(kind)];
 }
 
-/* Which map of table t holds k (t and k->family valid). As the datapath's
- * sg_ct_short(). */
+/* Which map of table t holds k (t and k->family valid). */
 static int kind_of(enum sgbpf_ct_table t, const struct sgbpf_ct_key *k)
 {
-	bool est = t == SGBPF_CT_TABLE_EST;
-
-	if (k->family == SGBPF_AF_V6) {
-		if (est && k->proto == CT_IPPROTO_TCP)
-			return K_V6T;
-		return est && k->proto == CT_IPPROTO_UDP ? K_V6U : K_V6;
-	}
-	return est && k->proto == CT_IPPROTO_TCP ? K_V4T : K_V4;
+	for (int s = 0; s < SGBPF_CT_SHORT_MAX && t == SGBPF_CT_TABLE_EST; s++)
+		if (ct_short[s].family == k->family && ct_short[s].proto == k->proto)
+			return ct_short[s].kind;
+	return k->family == SGBPF_AF_V6 ? K_V6 : K_V4;
 }
 
 /* A map whose entries name their endpoint. */
