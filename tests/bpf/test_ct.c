@@ -87,6 +87,19 @@ static void two_family_policy(struct sg_policy *p)
 	tp_endpoint(p, "ns/b", "sg-a", B4 "," B6, NULL);
 }
 
+/* A confirmed flow's raw entry in short-key map mp under raw (its key's
+ * last 12 or 36 bytes): established, owned by ep. */
+static void check_short_entry(struct th *t, enum sgbpf_map mp, const void *raw, uint32_t ep)
+{
+	struct sgbpf_ct_val v = { 0 };
+
+	th_check(bpf_map_lookup_elem(sgbpf_map_fd(t->h, mp), raw, &v) == 0,
+		 "no raw entry in %s", sgbpf_map_name(mp));
+	th_check(v.state == SGBPF_CT_ESTABLISHED && v.ep_id == ep,
+		 "%s entry: state %u, ep_id %u; want established, %u", sgbpf_map_name(mp),
+		 v.state, v.ep_id, ep);
+}
+
 /* The datapath writes each family's flows into its own maps, in the key
  * shape userspace converts to. */
 static void test_datapath_family_maps(void)
@@ -132,26 +145,17 @@ static void test_datapath_family_maps(void)
 	 * 36-byte key in ct6u_est. */
 	th_ct_key(&k4w, a, V4, 6, A4, R4, 80, 40000);
 	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4w), 0);
-	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4T_EST), k4.local_addr,
-					    &v), 0);
-	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
-	CU_ASSERT_EQUAL(v.ep_id, a);
+	check_short_entry(&t, SGBPF_MAP_CT4T_EST, k4.local_addr, a);
 	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4_EST), &k4, &v), 0);
 	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k4w, &v), 0);
 	th_ct_key(&k4u, a, V4, 17, A4, R4, 53, 5001);
 	CU_ASSERT_EQUAL_FATAL(sgbpf_ct4_key_of(&k4, &k4u), 0);
 	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT4_EST), &k4, &v), 0);
 	th_ct_key(&k6, a, V6, 6, A6, R6, 80, 40000);
-	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT6T_EST), k6.local_addr,
-					    &v), 0);
-	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
-	CU_ASSERT_EQUAL(v.ep_id, a);
+	check_short_entry(&t, SGBPF_MAP_CT6T_EST, k6.local_addr, a);
 	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6, &v), 0);
 	th_ct_key(&k6u, a, V6, 17, A6, R6, 53, 5001);
-	CU_ASSERT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT6U_EST), k6u.local_addr,
-					    &v), 0);
-	CU_ASSERT_EQUAL(v.state, SGBPF_CT_ESTABLISHED);
-	CU_ASSERT_EQUAL(v.ep_id, a);
+	check_short_entry(&t, SGBPF_MAP_CT6U_EST, k6u.local_addr, a);
 	CU_ASSERT_NOT_EQUAL(bpf_map_lookup_elem(sgbpf_map_fd(t.h, SGBPF_MAP_CT_EST), &k6u, &v), 0);
 	th_ct_key(&k4u, a, V4, 17, A4, R4, 53, 5000);
 	CU_ASSERT_EQUAL(th_ct_find(&t, &k4u, &v), TH_CT_NEW);
