@@ -122,7 +122,7 @@ struct sg_ct_key {
 	};
 	__u8 family;               /* which member (and maps): enum sgbpf_family */
 	__u8 proto;
-	__u16 ep_id;               /* the endpoint (ct*t_est: checked in the entry) */
+	__u16 ep_id;               /* the endpoint (short-key maps: checked in the entry) */
 } __attribute__((aligned(8)));
 _Static_assert(__builtin_offsetof(struct sg_ct_key, v4t.k) ==
 	       __builtin_offsetof(struct sg_ct_key, v4.local_addr) &&

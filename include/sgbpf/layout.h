@@ -199,9 +199,10 @@ struct sgbpf_iface_val {
  * sgbpf_ct_key (ct_est, ct_new); confirmed TCP flows, the bulk of
  * established traffic, by keys without the endpoint and protocol:
  * sgbpf_ct4t_key (ct4t_est) instead of ct4_est, sgbpf_ct6t_key (ct6t_est)
- * instead of ct_est; confirmed IPv6 UDP flows likewise (ct6u_est). The kernel hashes and compares the whole key on every
- * lookup, and a 16-byte key costs one jhash round where the
- * 44-byte one costs three (about a third of the established fast path).
+ * instead of ct_est; confirmed IPv6 UDP flows likewise (ct6u_est). The
+ * kernel hashes and compares the whole key on every lookup, and a 16-byte
+ * key costs one jhash round where the 44-byte one costs three (about a
+ * third of the established fast path).
  * Userspace sees every entry under the wide key (user/lib/ct.h); there an
  * IPv4 address uses the first 4 bytes of the wide key's, the rest zero.
  */
@@ -284,8 +285,8 @@ struct sgbpf_ct_val {
 	__u8  seq_known;           /* SGBPF_CT_SEQ_KNOWN / _ACK_KNOWN bits  */
 	__u8  ct_flags;            /* SGBPF_CT_F_*                          */
 	/* The endpoint that owns the flow. Authoritative in ct4t_est,
-	 * ct6t_est and ct6u_est, whose keys have none; elsewhere a copy of the key's (the datapath writes it
-	 * at creation and promotion). */
+	 * ct6t_est and ct6u_est, whose keys have none; elsewhere a copy of
+	 * the key's (the datapath writes it at creation and promotion). */
 	__u16 ep_id;
 	__u8  pad2[4];
 };
