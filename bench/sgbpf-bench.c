@@ -632,8 +632,8 @@ int main(int argc, char **argv)
 	 * same entry and leaves the flow's state as it was), so its code and
 	 * data stay in cache as in a NAPI batch. */
 	{
-		double hot_sg = 0, hot_po = 0, hk_sg[2] = { 0 }, hk_po[2] = { 0 };
-		unsigned long hot_n = 0, hot_mis = 0, hk_n[2] = { 0 };   /* [is_xdp] */
+		double hk_sg[2] = { 0 }, hk_po[2] = { 0 }, hot_sg, hot_po;   /* [is_xdp] */
+		unsigned long hot_mis = 0, hk_n[2] = { 0 }, hot_n;
 		size_t off = 0;
 
 		sg_offline_drain(ctx);
@@ -656,9 +656,6 @@ int main(int argc, char **argv)
 							  HOT_REPEAT, &a2, &t_po);
 				if (!e && !sgbpf_action_passes(l->prog, action))
 					hot_mis++;
-				hot_sg += t_sg;
-				hot_po += t_po;
-				hot_n++;
 				hk_sg[is_xdp(l->prog)] += t_sg;
 				hk_po[is_xdp(l->prog)] += t_po;
 				hk_n[is_xdp(l->prog)]++;
@@ -670,6 +667,9 @@ int main(int argc, char **argv)
 			if (i % 4096 == 4095)
 				sg_offline_drain(ctx);
 		}
+		hot_sg = hk_sg[0] + hk_sg[1];
+		hot_po = hk_po[0] + hk_po[1];
+		hot_n = hk_n[0] + hk_n[1];
 		if (hot_n)
 			printf("%12s %8lu | %9.1f %9.1f %6.2f %7.2f   (each repeated %d times in place, "
 			       "mean)\n", "est-hot", hot_n, hot_sg / hot_n, hot_po / hot_n,
